@@ -1,0 +1,343 @@
+"""CLIP image–text scoring with Hugging Face ``transformers``.
+
+Pure core: no Django models. A ``ClipService`` wraps one loaded checkpoint (a
+hub name or a local directory) and follows preprocess → forward → postprocess,
+with device, dtype and ``inference_mode`` handled in ``_forward`` alone. Every
+single-item call is the batch call with one item.
+
+Scores: ``similarity_score`` is the cosine similarity of the projected
+embeddings, clipped to [0, 1]; embeddings are compared in float32 whatever the
+inference dtype.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import CLIPModel, CLIPProcessor
+
+from catalog.imaging import decode_image, letterbox_for_model
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "openai/clip-vit-base-patch32"
+DEFAULT_THRESHOLD = 0.25
+ZERO_SHOT_TEMPLATES = ("a photo of a {label}", "a product photo of a {label}")
+# Downscale before padding/processing: CLIP sees 224 px, decoding gave us up to 40 Mpx.
+MAX_SIDE_BEFORE_PROCESSING = 1024
+
+
+class ModelLoadError(RuntimeError):
+    """The checkpoint could not be loaded (unknown name, no hub access, broken files)."""
+
+
+def cpu_supports_bf16() -> bool:
+    """True on CPUs with AMX or AVX-512 BF16, where bf16 inference is ~3x faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("CLIP_DEVICE=cuda but no CUDA device is available.")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """bf16 on CPUs that have AMX/AVX-512-BF16, fp16 on CUDA, fp32 otherwise."""
+    if dtype != "auto":
+        try:
+            return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+                dtype
+            ]
+        except KeyError as error:
+            raise ModelLoadError(f"Unknown CLIP dtype {dtype!r}") from error
+    if device.type == "cuda":
+        return torch.float16
+    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+
+
+def cosine_to_score(cosine: torch.Tensor | np.ndarray | float):
+    """Map cosine similarity to the [0, 1] ``similarity_score`` scale."""
+    if isinstance(cosine, torch.Tensor):
+        return cosine.clamp(0.0, 1.0)
+    return np.clip(cosine, 0.0, 1.0)
+
+
+def prepare_image(image: Image.Image) -> Image.Image:
+    """RGB, at most 1024 px, letter-boxed to a sane aspect ratio: what CLIP should see."""
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    if max(image.size) > MAX_SIDE_BEFORE_PROCESSING:
+        image = image.copy()
+        image.thumbnail((MAX_SIDE_BEFORE_PROCESSING, MAX_SIDE_BEFORE_PROCESSING))
+    return letterbox_for_model(image)
+
+
+@dataclass
+class MatchAnalysis:
+    similarity_score: float
+    is_match: bool
+    threshold: float
+    status: str
+    zero_shot_results: dict[str, float] | None = None
+    model_name: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "similarity_score": self.similarity_score,
+            "is_match": self.is_match,
+            "threshold": self.threshold,
+            "status": self.status,
+            "zero_shot_results": self.zero_shot_results,
+            "model_name": self.model_name,
+        }
+
+
+def match_status(score: float, is_match: bool) -> str:
+    return f"{'Match' if is_match else 'Mismatch'} (score: {score:.3f})"
+
+
+@dataclass
+class ClipService:
+    """One loaded CLIP checkpoint. Build with ``ClipService.load``."""
+
+    model_name: str
+    model: CLIPModel
+    processor: CLIPProcessor
+    device: torch.device
+    dtype: torch.dtype
+    threshold: float = DEFAULT_THRESHOLD
+    batch_size: int = 32
+    _text_cache: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    _text_cache_limit: int = 4096
+
+    @classmethod
+    def load(
+        cls,
+        name_or_path: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        threshold: float = DEFAULT_THRESHOLD,
+        batch_size: int = 32,
+        local_files_only: bool | None = None,
+    ) -> ClipService:
+        """Load a hub checkpoint name or a local directory; raise ``ModelLoadError``."""
+        name = str(name_or_path)
+        torch_device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, torch_device)
+        if local_files_only is None:
+            local_files_only = Path(name).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1"
+        try:
+            model = CLIPModel.from_pretrained(
+                name, dtype=torch_dtype, local_files_only=local_files_only
+            )
+            processor = CLIPProcessor.from_pretrained(name, local_files_only=local_files_only)
+        except Exception as error:  # OSError, HTTP errors, bad config: all mean "not loadable"
+            raise ModelLoadError(f"Could not load CLIP model {name!r}: {error}") from error
+        model.to(torch_device).eval()
+        logger.info("Loaded CLIP %s on %s as %s", name, torch_device, torch_dtype)
+        return cls(
+            model_name=name,
+            model=model,
+            processor=processor,
+            device=torch_device,
+            dtype=torch_dtype,
+            threshold=threshold,
+            batch_size=batch_size,
+        )
+
+    # --- embeddings ---------------------------------------------------------
+    def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """L2-normalised float32 image embeddings, shape (n, projection_dim)."""
+        chunks = []
+        for start in range(0, len(images), self.batch_size):
+            batch = [prepare_image(image) for image in images[start : start + self.batch_size]]
+            inputs = self.processor(images=batch, return_tensors="pt")
+            pixels = inputs["pixel_values"].to(self.device, self.dtype)
+            chunks.append(self._forward(lambda p=pixels: self.model.get_image_features(pixel_values=p)))
+        return torch.cat(chunks) if chunks else torch.empty(0, self.embedding_dim)
+
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised float32 text embeddings; repeated texts come from a cache."""
+        missing = list(dict.fromkeys(text for text in texts if text not in self._text_cache))
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            inputs = self.processor(
+                text=batch, return_tensors="pt", padding=True, truncation=True
+            ).to(self.device)
+            embeddings = self._forward(
+                lambda i=inputs: self.model.get_text_features(
+                    input_ids=i["input_ids"], attention_mask=i["attention_mask"]
+                )
+            )
+            if len(self._text_cache) + len(batch) > self._text_cache_limit:
+                self._text_cache.clear()
+            self._text_cache.update(zip(batch, embeddings, strict=True))
+        if not texts:
+            return torch.empty(0, self.embedding_dim)
+        return torch.stack([self._text_cache[text] for text in texts])
+
+    def _forward(self, call) -> torch.Tensor:
+        with torch.inference_mode():
+            output = call()
+        # transformers 5: get_*_features return an output object; the projected
+        # embedding is its pooler_output.
+        features = output.pooler_output if hasattr(output, "pooler_output") else output
+        features = features.float().cpu()
+        return torch.nn.functional.normalize(features, dim=-1)
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.model.config.projection_dim)
+
+    # --- scoring ------------------------------------------------------------
+    def cosine_similarities(
+        self, images: Sequence[Image.Image], texts: Sequence[str]
+    ) -> torch.Tensor:
+        """Raw cosine similarity of each image with the text at the same position."""
+        if len(images) != len(texts):
+            raise ValueError(f"{len(images)} images but {len(texts)} texts")
+        return (self.image_embeddings(images) * self.text_embeddings(texts)).sum(dim=-1)
+
+    def batch_compute_similarity(
+        self, images: Sequence[Image.Image], texts: Sequence[str]
+    ) -> list[float]:
+        """``similarity_score`` of each image with the text at the same position."""
+        return [float(score) for score in cosine_to_score(self.cosine_similarities(images, texts))]
+
+    def compute_similarity(self, image: Image.Image, text: str) -> float:
+        return self.batch_compute_similarity([image], [text])[0]
+
+    def similarity_from_embedding(self, image_embedding: torch.Tensor, text: str) -> float:
+        text_embedding = self.text_embeddings([text])[0]
+        return float(cosine_to_score((image_embedding.float() * text_embedding).sum()))
+
+    def zero_shot_classify(
+        self,
+        image: Image.Image | torch.Tensor,
+        labels: Sequence[str],
+        templates: Sequence[str] = ZERO_SHOT_TEMPLATES,
+    ) -> dict[str, float]:
+        """Probabilities over ``labels`` (softmax of scaled similarities), highest first.
+
+        ``image`` may be a precomputed image embedding. Each label's text
+        embedding is the normalised mean over the prompt templates.
+        """
+        if not labels:
+            return {}
+        image_embedding = (
+            image if isinstance(image, torch.Tensor) else self.image_embeddings([image])[0]
+        )
+        prompts = [template.format(label=label) for label in labels for template in templates]
+        label_embeddings = self.text_embeddings(prompts).view(len(labels), len(templates), -1)
+        label_embeddings = torch.nn.functional.normalize(label_embeddings.mean(dim=1), dim=-1)
+        scale = float(self.model.logit_scale.detach().float().exp().cpu())
+        logits = scale * (label_embeddings @ image_embedding.float())
+        probabilities = logits.softmax(dim=0).tolist()
+        ranked = sorted(zip(labels, probabilities, strict=True), key=lambda pair: -pair[1])
+        return {label: float(probability) for label, probability in ranked}
+
+    def analyze_image_text_match(
+        self,
+        image_path: str | Path | Image.Image,
+        description: str,
+        threshold: float | None = None,
+        use_zero_shot: bool = False,
+        zero_shot_labels: Sequence[str] | None = None,
+    ) -> dict:
+        """Seed-compatible one-shot analysis of an image file against a description."""
+        image = (
+            image_path
+            if isinstance(image_path, Image.Image)
+            else decode_image(image_path).image
+        )
+        limit = self.threshold if threshold is None else threshold
+        embedding = self.image_embeddings([image])[0]
+        score = self.similarity_from_embedding(embedding, description)
+        is_match = score >= limit
+        zero_shot = (
+            self.zero_shot_classify(embedding, list(zero_shot_labels or []))
+            if use_zero_shot
+            else None
+        )
+        return MatchAnalysis(
+            similarity_score=score,
+            is_match=is_match,
+            threshold=limit,
+            status=match_status(score, is_match),
+            zero_shot_results=zero_shot,
+            model_name=self.model_name,
+        ).as_dict()
+
+
+# --- one service per process ------------------------------------------------
+_services: dict[tuple, ClipService] = {}
+_services_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _configure_threads(threads: int) -> None:
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def get_clip_service(
+    name_or_path: str | Path | None = None, *, threshold: float | None = None
+) -> ClipService:
+    """The process-wide service for a checkpoint, loaded lazily on first use.
+
+    Called inside the worker (django-q2 forks workers, and torch must not be
+    initialised before the fork), so the model loads once per worker process.
+    Without a name it serves the scoring model the registry says is active.
+    """
+    from django.conf import settings  # settings only, never models: this module stays pure
+
+    if name_or_path is None:
+        from training.registry import active_model_location
+
+        name_or_path, registry_threshold = active_model_location()
+        threshold = registry_threshold if threshold is None else threshold
+    key = (str(name_or_path), settings.CLIP_DEVICE, settings.CLIP_DTYPE)
+    with _services_lock:
+        service = _services.get(key)
+        if service is None:
+            _configure_threads(settings.CLIP_TORCH_THREADS or _default_threads())
+            service = ClipService.load(
+                name_or_path,
+                device=settings.CLIP_DEVICE,
+                dtype=settings.CLIP_DTYPE,
+                threshold=settings.CLIP_SIMILARITY_THRESHOLD if threshold is None else threshold,
+                batch_size=settings.CLIP_BATCH_SIZE,
+            )
+            _services[key] = service
+    if threshold is not None:
+        service.threshold = threshold
+    return service
+
+
+def clear_clip_services() -> None:
+    """Forget loaded models (after activating another, and between tests)."""
+    with _services_lock:
+        _services.clear()
+
+
+def _default_threads() -> int:
+    from django.conf import settings
+
+    workers = max(1, int(settings.Q_CLUSTER.get("workers", 1)))
+    return max(1, (os.cpu_count() or 1) // workers)
