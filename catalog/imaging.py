@@ -117,13 +117,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def letterbox_for_model(image: Image.Image, max_aspect: float = MAX_ASPECT_FOR_MODEL) -> Image.Image:
+def letterbox_for_model(
+    image: Image.Image, max_aspect: float = MAX_ASPECT_FOR_MODEL
+) -> Image.Image:
     """Pad very long images to ``max_aspect`` so CLIP's square crop keeps the product."""
     width, height = image.size
     long_side, short_side = max(width, height), min(width, height)
     if short_side == 0 or long_side / short_side <= max_aspect:
         return image
-    target_short = int(round(long_side / max_aspect))
+    target_short = round(long_side / max_aspect)
     size = (width, target_short) if width >= height else (target_short, height)
     canvas = Image.new("RGB", size, (255, 255, 255))
     canvas.paste(image, ((size[0] - width) // 2, (size[1] - height) // 2))

@@ -169,7 +169,9 @@ class ClipService:
             batch = [prepare_image(image) for image in images[start : start + self.batch_size]]
             inputs = self.processor(images=batch, return_tensors="pt")
             pixels = inputs["pixel_values"].to(self.device, self.dtype)
-            chunks.append(self._forward(lambda p=pixels: self.model.get_image_features(pixel_values=p)))
+            chunks.append(
+                self._forward(lambda p=pixels: self.model.get_image_features(pixel_values=p))
+            )
         return torch.cat(chunks) if chunks else torch.empty(0, self.embedding_dim)
 
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
@@ -262,9 +264,7 @@ class ClipService:
     ) -> dict:
         """Seed-compatible one-shot analysis of an image file against a description."""
         image = (
-            image_path
-            if isinstance(image_path, Image.Image)
-            else decode_image(image_path).image
+            image_path if isinstance(image_path, Image.Image) else decode_image(image_path).image
         )
         limit = self.threshold if threshold is None else threshold
         embedding = self.image_embeddings([image])[0]

@@ -80,6 +80,7 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -112,7 +113,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Pillow's default (89 Mpx) lets a 250 MB bitmap through; product photos are far smaller.
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
-ALLOWED_IMAGE_FORMATS = env_list("ALLOWED_IMAGE_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
+ALLOWED_IMAGE_FORMATS = env_list(
+    "ALLOWED_IMAGE_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"]
+)
 
 # --- Background work (django-q2) -------------------------------------------
 # The database is the source of truth for analysis work (status + lease on each

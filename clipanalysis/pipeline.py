@@ -1,0 +1,299 @@
+"""The analysis pipeline: the one writer of ``AnalysisResult``.
+
+``request_analysis`` records what must be scored and enqueues it after commit;
+``analyse`` is what a worker runs for one result row; ``recover_stuck`` is the
+sweeper for work whose worker died. The database, not the broker, is the
+source of truth: every row carries a status and a lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from catalog.imaging import BadImageError, decode_image
+from catalog.models import ProductImage, description_hash
+from clipanalysis import quality
+from clipanalysis.clip_service import ClipService, get_clip_service
+from clipanalysis.models import AnalysisResult, ImageEmbedding
+from training.models import ModelVersion
+from training.registry import active_model
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "clipanalysis.tasks.analyse_image"
+Status = AnalysisResult.Status
+
+
+# --- 1. request -------------------------------------------------------------
+def request_analysis(
+    image_ids: Iterable[int],
+    *,
+    model_version: ModelVersion | None = None,
+    retry_failed: bool = False,
+) -> list[AnalysisResult]:
+    """Make the result for each image's current (content, description, model) current.
+
+    Idempotent: an existing row with the same key is reused, so saving a product
+    twice neither duplicates work nor rows. New (and, with ``retry_failed``,
+    failed) rows are enqueued when the surrounding transaction commits.
+    """
+    model_version = model_version or active_model()
+    images = ProductImage.objects.filter(pk__in=list(image_ids)).select_related("product")
+    results, to_enqueue = [], []
+    for image in images:
+        result, needs_work = _make_current(image, model_version, retry_failed)
+        results.append(result)
+        if needs_work:
+            to_enqueue.append(result.pk)
+        elif result.status == Status.DONE:
+            from clipanalysis.review import sync_review_item
+
+            sync_review_item(result)
+    if to_enqueue:
+        transaction.on_commit(lambda: enqueue(to_enqueue))
+    return results
+
+
+def _make_current(
+    image: ProductImage, model_version: ModelVersion, retry_failed: bool
+) -> tuple[AnalysisResult, bool]:
+    text = image.product.description
+    key = {
+        "image": image,
+        "image_hash": image.content_hash,
+        "description_hash": description_hash(text),
+        "model_version": model_version,
+    }
+    with transaction.atomic():
+        AnalysisResult.objects.filter(image=image, is_current=True).exclude(**key).update(
+            is_current=False
+        )
+        try:
+            with transaction.atomic():
+                result, created = AnalysisResult.objects.get_or_create(
+                    **key, defaults={"description": text, "is_current": True}
+                )
+        except IntegrityError:  # created concurrently by another request
+            result, created = AnalysisResult.objects.get(**key), False
+        if not result.is_current:
+            AnalysisResult.objects.filter(pk=result.pk).update(is_current=True)
+            result.is_current = True
+        if not created and retry_failed and result.status == Status.FAILED:
+            AnalysisResult.objects.filter(pk=result.pk).update(
+                status=Status.PENDING, attempts=0, error=""
+            )
+            result.status = Status.PENDING
+            created = True
+    return result, created
+
+
+def enqueue(result_ids: Iterable[int]) -> None:
+    result_ids = list(result_ids)
+    AnalysisResult.objects.filter(pk__in=result_ids).update(enqueued_at=timezone.now())
+    for result_id in result_ids:
+        async_task(TASK_NAME, result_id, task_name=f"analyse-{result_id}", group="analysis")
+
+
+# --- 2. analyse ---------------------------------------------------------------
+def claim(result_id: int) -> bool:
+    """Take the row with one conditional UPDATE; False when someone else has it."""
+    now = timezone.now()
+    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, lease_expires_at__lt=now)
+    return bool(
+        AnalysisResult.objects.filter(claimable, pk=result_id)
+        .filter(attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
+        .update(
+            status=Status.RUNNING,
+            lease_expires_at=now + timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            started_at=now,
+        )
+    )
+
+
+def analyse(result_id: int) -> str:
+    """Run one analysis.
+
+    1. claim the row (exit quietly if another worker got there first);
+    2. decode the image and run the quality checks;
+    3. score it against the description with CLIP (no transaction held);
+    4. write the result;
+    5. open, update or close its review item.
+    """
+    if not claim(result_id):
+        return "skipped: another worker got there first, or it is finished"
+    result = AnalysisResult.objects.select_related("image", "model_version").get(pk=result_id)
+    try:
+        fields = compute(result)
+    except Exception as error:  # a failed analysis must never block the queue
+        reason = (
+            str(error) if isinstance(error, BadImageError) else f"{type(error).__name__}: {error}"
+        )
+        if not isinstance(error, BadImageError | FileNotFoundError):
+            logger.exception("Analysis %s failed", result_id)
+        _finish(result, {"status": Status.FAILED, "error": reason[:2000]})
+        return f"failed: {reason}"
+    _finish(result, {"status": Status.DONE, "error": "", **fields})
+    from clipanalysis.review import sync_review_item
+
+    sync_review_item(result)
+    return result.status_text
+
+
+def _finish(result: AnalysisResult, fields: dict) -> None:
+    fields = {**fields, "finished_at": timezone.now(), "lease_expires_at": None}
+    for name, value in fields.items():
+        setattr(result, name, value)
+    result.save(update_fields=list(fields))
+
+
+@dataclass
+class ImageFacts:
+    report: quality.QualityReport
+    duplicate_of: int | None
+    duplicate_distance: int | None
+
+
+def compute(result: AnalysisResult) -> dict:
+    """Quality checks and CLIP scoring for one row; returns the fields to write."""
+    started = time.perf_counter()
+    with result.image.image.open("rb") as handle:
+        decoded = decode_image(
+            handle, formats=settings.ALLOWED_IMAGE_FORMATS, max_pixels=settings.MAX_IMAGE_PIXELS
+        )
+    facts = check_quality(result.image, decoded.image)
+    quality_ms = (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    model_version = result.model_version
+    service = get_clip_service(model_version.name_or_path, threshold=model_version.threshold)
+    embedding = image_embedding(service, model_version, result.image_hash, decoded.image)
+    score = service.similarity_from_embedding(embedding, result.description)
+    zero_shot = (
+        service.zero_shot_classify(embedding, settings.CLIP_ZERO_SHOT_LABELS)
+        if settings.CLIP_USE_ZERO_SHOT and settings.CLIP_ZERO_SHOT_LABELS
+        else None
+    )
+    clip_ms = (time.perf_counter() - started) * 1000
+
+    report = facts.report
+    return {
+        "quality": report.as_dict(),
+        "quality_passed": report.passed,
+        "quality_failures": report.failures,
+        "min_side": int(report.value("resolution") or 0),
+        "blur_score": report.value("blur"),
+        "brightness_score": report.value("brightness"),
+        "contrast_score": report.value("contrast"),
+        "aspect_ratio": report.value("aspect_ratio"),
+        "is_grayscale": not next(c.passed for c in report.checks if c.name == "grayscale"),
+        "duplicate_of_id": facts.duplicate_of,
+        "duplicate_distance": facts.duplicate_distance,
+        "similarity_score": score,
+        "threshold": model_version.threshold,
+        "is_match": score >= model_version.threshold,
+        "match_probability": match_probability(model_version, score),
+        "zero_shot_results": zero_shot,
+        "zero_shot_label": next(iter(zero_shot), "") if zero_shot else "",
+        "quality_ms": round(quality_ms, 2),
+        "clip_ms": round(clip_ms, 2),
+    }
+
+
+def check_quality(image: ProductImage, pixels) -> ImageFacts:
+    """Quality checks plus exact and near duplicates among other products' images."""
+    preset = quality.get_preset(settings.QUALITY_PRESET)
+    report = quality.run_quality_checks(pixels, preset)
+    ProductImage.objects.filter(pk=image.pk).update(perceptual_hash=report.perceptual_hash)
+    others = ProductImage.objects.exclude(product_id=image.product_id)
+    exact = others.filter(content_hash=image.content_hash).order_by("pk").first()
+    if exact is not None:
+        duplicate, distance = exact.pk, 0
+    else:
+        near = quality.near_duplicates(
+            report.perceptual_hash,
+            others.exclude(perceptual_hash="").values_list("pk", "perceptual_hash").iterator(),
+            settings.NEAR_DUPLICATE_MAX_DISTANCE,
+        )
+        duplicate, distance = near[0] if near else (None, None)
+    report.checks.append(
+        quality.CheckResult(
+            name="duplicate",
+            value=float(-1 if distance is None else distance),
+            passed=duplicate is None,
+            limit=f"no other product's image within {settings.NEAR_DUPLICATE_MAX_DISTANCE} bits",
+            blocking=True,
+        )
+    )
+    return ImageFacts(report=report, duplicate_of=duplicate, duplicate_distance=distance)
+
+
+def image_embedding(
+    service: ClipService, model_version: ModelVersion, image_hash: str, pixels
+) -> torch.Tensor:
+    """The stored embedding for (image content, model), computed once."""
+    stored = ImageEmbedding.objects.filter(
+        image_hash=image_hash, model_version=model_version
+    ).first()
+    if stored is not None:
+        return torch.from_numpy(np.frombuffer(bytes(stored.vector), dtype=np.float32).copy())
+    embedding = service.image_embeddings([pixels])[0]
+    ImageEmbedding.objects.get_or_create(
+        image_hash=image_hash,
+        model_version=model_version,
+        defaults={"vector": embedding.numpy().astype(np.float32).tobytes()},
+    )
+    return embedding
+
+
+def match_probability(model_version: ModelVersion, score: float) -> float | None:
+    """P(match) from the model's logistic calibration on reviewer verdicts, if fitted."""
+    calibration = model_version.calibration
+    if not calibration:
+        return None
+    logit = calibration["coef"] * score + calibration["intercept"]
+    return float(1.0 / (1.0 + np.exp(-logit)))
+
+
+# --- 3. recover ---------------------------------------------------------------
+def recover_stuck(now=None) -> dict[str, int]:
+    """Re-enqueue work whose worker died or whose wake-up the broker lost.
+
+    Running rows with an expired lease are re-enqueued (the claim accepts them)
+    until they have used ``ANALYSIS_MAX_ATTEMPTS``; then they fail with a reason.
+    Pending rows enqueued more than one lease ago are re-enqueued too (a Redis
+    restart loses queued wake-ups). Duplicate wake-ups are harmless: only one
+    worker can claim a row.
+    """
+    now = now or timezone.now()
+    expired = AnalysisResult.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+    exhausted = expired.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS)
+    failed = exhausted.update(
+        status=Status.FAILED,
+        error=f"Gave up after {settings.ANALYSIS_MAX_ATTEMPTS} attempts (worker lost or timed out).",
+        finished_at=now,
+        lease_expires_at=None,
+    )
+    stale_pending = AnalysisResult.objects.filter(
+        Q(enqueued_at__isnull=True)
+        | Q(enqueued_at__lt=now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS)),
+        status=Status.PENDING,
+        created_at__lt=now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS),
+    )
+    retry_ids = list(expired.values_list("pk", flat=True)) + list(
+        stale_pending.values_list("pk", flat=True)
+    )
+    enqueue(retry_ids)
+    return {"failed": failed, "requeued": len(retry_ids)}
