@@ -1,0 +1,3 @@
+"""REST API routes (owned by the API work: /api/v1/, /upload, schema and docs)."""
+
+urlpatterns: list = []

@@ -1,0 +1,92 @@
+"""Shared fixtures: a tiny CLIP model, test settings and named personas.
+
+Personas (healthchecks style): ``admin_user`` (superuser), ``reviewer`` (staff
+in the Reviewers group), ``catalog_system`` (API user with a token, may write),
+``read_only_system`` (API token, read only), ``anonymous``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django_q.conf import Conf
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from clipanalysis.clip_service import clear_clip_services
+from tests.tiny_clip import build_tiny_clip
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory) -> Path:
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(autouse=True)
+def test_settings(settings, tiny_clip_dir, tmp_path, monkeypatch):
+    """Run tasks inline (django-q2 sync mode), on the tiny model, into a temp media root."""
+    settings.CLIP_MODEL_NAME = str(tiny_clip_dir)
+    settings.CLIP_DEVICE = "cpu"
+    settings.CLIP_DTYPE = "float32"
+    settings.CLIP_TORCH_THREADS = 1
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.QUALITY_PRESET = "general"
+    monkeypatch.setattr(Conf, "SYNC", True)
+    yield settings
+
+
+@pytest.fixture
+def clean_clip_services():
+    clear_clip_services()
+    yield
+    clear_clip_services()
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return User.objects.create_superuser("admin", "admin@example.com", "admin-pass-123")
+
+
+@pytest.fixture
+def reviewer(db) -> User:
+    user = User.objects.create_user("rita", "rita@example.com", "review-pass-123", is_staff=True)
+    group, _ = Group.objects.get_or_create(name="Reviewers")
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def catalog_system(db) -> User:
+    user = User.objects.create_user("pim", "pim@example.com", "pim-pass-123")
+    group, _ = Group.objects.get_or_create(name="Catalog systems")
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def read_only_system(db) -> User:
+    return User.objects.create_user("dashboard", "dash@example.com", "dash-pass-123")
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()
+
+
+def token_client(user: User) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def catalog_client(catalog_system) -> APIClient:
+    return token_client(catalog_system)
+
+
+@pytest.fixture
+def read_only_client(read_only_system) -> APIClient:
+    return token_client(read_only_system)
