@@ -29,8 +29,9 @@ class ProductImageForm(forms.ModelForm):
         upload = self.cleaned_data["image"]
         if upload and hasattr(upload, "read"):
             if upload.size > settings.UPLOAD_MAX_BYTES:
+                limit = settings.UPLOAD_MAX_BYTES
                 raise forms.ValidationError(
-                    f"The file is {upload.size:,} bytes; the limit is {settings.UPLOAD_MAX_BYTES:,}."
+                    f"The file is {upload.size:,} bytes; the limit is {limit:,}."
                 )
             try:
                 decode_image(

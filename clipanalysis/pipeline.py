@@ -280,9 +280,10 @@ def recover_stuck(now=None) -> dict[str, int]:
     now = now or timezone.now()
     expired = AnalysisResult.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
     exhausted = expired.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS)
+    attempts = settings.ANALYSIS_MAX_ATTEMPTS
     failed = exhausted.update(
         status=Status.FAILED,
-        error=f"Gave up after {settings.ANALYSIS_MAX_ATTEMPTS} attempts (worker lost or timed out).",
+        error=f"Gave up after {attempts} attempts (worker lost or timed out).",
         finished_at=now,
         lease_expires_at=None,
     )

@@ -6,7 +6,8 @@ import io
 import itertools
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image, ImageDraw
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 from catalog.models import Product, ProductImage
 
@@ -29,6 +30,17 @@ def packshot(
         for x in range(box[0], box[2], max(4, width // 40)):
             draw.line([(x, box[1]), (x, box[3])], fill=(20, 20, 20), width=max(1, width // 200))
     return image
+
+
+def photo_like(seed: int, size: tuple[int, int] = (600, 600)) -> Image.Image:
+    """Smooth random colour fields: photo-like low-frequency content, different per seed."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (60, 60, 3), dtype=np.uint8)
+    return (
+        Image.fromarray(noise)
+        .resize(size, Image.Resampling.BICUBIC)
+        .filter(ImageFilter.GaussianBlur(8))
+    )
 
 
 def image_bytes(image: Image.Image | None = None, fmt: str = "JPEG", **kwargs) -> bytes:

@@ -1,0 +1,104 @@
+"""Quality checks against images whose properties we know."""
+
+import io
+
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+
+from clipanalysis.quality import (
+    PRESETS,
+    get_preset,
+    hash_distance,
+    near_duplicates,
+    perceptual_hash,
+    run_quality_checks,
+)
+from tests.factories import image_bytes, packshot, photo_like
+
+GENERAL = PRESETS["general"]
+
+
+def check(report, name):
+    return next(c for c in report.checks if c.name == name)
+
+
+def test_sharp_packshot_passes_every_check():
+    report = run_quality_checks(packshot(size=(1200, 1200)), GENERAL)
+    assert report.passed, report.failures
+
+
+def test_gaussian_blurred_copy_fails_blur_and_scores_far_lower():
+    sharp = packshot(size=(1200, 1200))
+    blurred = sharp.filter(ImageFilter.GaussianBlur(6))
+    sharp_report = run_quality_checks(sharp, GENERAL)
+    blurred_report = run_quality_checks(blurred, GENERAL)
+    assert check(blurred_report, "blur").value < check(sharp_report, "blur").value / 5
+    assert "blur" in blurred_report.failures
+    assert "blur" not in sharp_report.failures
+
+
+def test_dark_image_fails_brightness_but_bright_packshot_on_white_does_not():
+    dark = packshot(colour=(10, 10, 30), background=(5, 5, 5))
+    assert "brightness" in run_quality_checks(dark, GENERAL).failures
+    # A compliant packshot on pure white: the backdrop must not make it "too light".
+    on_white = packshot(colour=(40, 90, 200), background=(255, 255, 255))
+    assert "brightness" not in run_quality_checks(on_white, GENERAL).failures
+
+
+def test_product_brightness_ignores_the_white_background():
+    light_product = packshot(colour=(250, 250, 120), background=(255, 255, 255), stripes=False)
+    report = run_quality_checks(light_product, GENERAL)
+    # Product luminance, not the ~255 of a mostly white frame.
+    assert check(report, "brightness").value < 245
+
+
+def test_tiny_image_fails_resolution_and_large_passes():
+    assert "resolution" in run_quality_checks(packshot(size=(120, 120)), GENERAL).failures
+    assert "resolution" not in run_quality_checks(packshot(size=(800, 800)), GENERAL).failures
+
+
+def test_marketplace_preset_demands_1000px_and_white_background():
+    marketplace = get_preset("marketplace")
+    grey_backdrop = packshot(size=(1100, 1100), background=(200, 200, 200))
+    report = run_quality_checks(grey_backdrop, marketplace)
+    assert "background" in report.failures
+    small_white = packshot(size=(800, 800))
+    assert run_quality_checks(small_white, marketplace).failures == ["resolution"]
+
+
+def test_extreme_aspect_ratio_fails():
+    strip = packshot(size=(2000, 400))
+    assert "aspect_ratio" in run_quality_checks(strip, GENERAL).failures
+
+
+def test_flat_image_fails_contrast():
+    flat = Image.new("RGB", (800, 800), (128, 128, 128))
+    assert "contrast" in run_quality_checks(flat, GENERAL).failures
+
+
+def test_grayscale_is_detected():
+    grey = packshot().convert("L").convert("RGB")
+    assert not check(run_quality_checks(grey, GENERAL), "grayscale").passed
+    assert check(run_quality_checks(packshot(), GENERAL), "grayscale").passed
+
+
+def test_near_duplicates_tolerate_recompression_and_small_crops_but_not_other_images():
+    original = photo_like(1)
+    recompressed = Image.open(io.BytesIO(image_bytes(original, quality=50)))
+    cropped = original.crop((10, 10, 590, 590))
+    brighter = ImageEnhance.Brightness(original).enhance(1.1)
+    others = [photo_like(seed) for seed in range(2, 6)]
+    candidates = [(1, perceptual_hash(recompressed)), (2, perceptual_hash(cropped))]
+    candidates += [(3, perceptual_hash(brighter))]
+    candidates += [(10 + i, perceptual_hash(other)) for i, other in enumerate(others)]
+
+    found = near_duplicates(perceptual_hash(original), candidates, max_distance=6)
+
+    assert sorted(candidate for candidate, _ in found) == [1, 2, 3]
+    assert found == sorted(found, key=lambda pair: pair[1])
+    assert all(hash_distance(perceptual_hash(original), perceptual_hash(o)) > 6 for o in others)
+
+
+def test_unknown_preset_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown quality preset"):
+        get_preset("nope")
