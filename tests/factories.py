@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import itertools
 
-from django.core.files.uploadedfile import SimpleUploadedFile
 import numpy as np
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw, ImageFilter
 
 from catalog.models import Product, ProductImage

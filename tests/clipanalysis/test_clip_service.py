@@ -45,7 +45,8 @@ def test_similarity_equals_a_direct_transformers_computation(service, tiny_clip_
 def test_batch_equals_single(service):
     batch = service.cosine_similarities(images(), TEXTS)
     singles = [
-        service.cosine_similarities([image], [text])[0] for image, text in zip(images(), TEXTS)
+        service.cosine_similarities([image], [text])[0]
+        for image, text in zip(images(), TEXTS, strict=True)
     ]
     assert batch.tolist() == pytest.approx([s.item() for s in singles], abs=1e-5)
     assert len(service.batch_compute_similarity(images(), TEXTS)) == 3
