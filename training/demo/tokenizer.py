@@ -11,9 +11,9 @@ would pull torchvision). We read that one file as package data, never import
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from functools import lru_cache
-import importlib.util
 from pathlib import Path
 
 from transformers import CLIPTokenizer
