@@ -26,6 +26,7 @@ from catalog.imaging import BadImageError, decode_image
 from catalog.models import ProductImage, description_hash
 from clipanalysis import quality
 from clipanalysis.clip_service import ClipService, get_clip_service
+from clipanalysis.explanation import COLOURS, explain
 from clipanalysis.models import AnalysisResult, ImageEmbedding
 from training.models import ModelVersion
 from training.registry import active_model
@@ -186,6 +187,16 @@ def compute(result: AnalysisResult) -> dict:
         if settings.CLIP_USE_ZERO_SHOT and settings.CLIP_ZERO_SHOT_LABELS
         else None
     )
+    explanation = (
+        explain(
+            service,
+            embedding,
+            result.description,
+            {"colour": COLOURS, "category": settings.CLIP_ZERO_SHOT_LABELS},
+        )
+        if settings.CLIP_EXPLAIN
+        else None
+    )
     clip_ms = (time.perf_counter() - started) * 1000
 
     report = facts.report
@@ -207,6 +218,7 @@ def compute(result: AnalysisResult) -> dict:
         "match_probability": match_probability(model_version, score),
         "zero_shot_results": zero_shot,
         "zero_shot_label": next(iter(zero_shot), "") if zero_shot else "",
+        "explanation": explanation,
         "quality_ms": round(quality_ms, 2),
         "clip_ms": round(clip_ms, 2),
     }

@@ -154,6 +154,8 @@ CLIP_ZERO_SHOT_LABELS = env_list(
     "CLIP_ZERO_SHOT_LABELS",
     ["t-shirt", "mug", "shoe", "lamp", "backpack", "watch", "chair", "bottle", "dress", "phone"],
 )
+# Attribute-level explanation (stated vs seen colour and category) on every result.
+CLIP_EXPLAIN = env_bool("CLIP_EXPLAIN", True)
 # Where the hub is unreachable, the offline demo model (built by
 # `manage.py build_demo_model`) serves instead of CLIP_MODEL_NAME.
 CLIP_OFFLINE_FALLBACK = env_bool("CLIP_OFFLINE_FALLBACK", True)
