@@ -25,7 +25,8 @@ var/secret_key:
 
 ## Run the service: web + worker, migrations, model (offline demo model if needed), admin login.
 run: $(STAMP) var/secret_key
-	SECRET_KEY="$$(cat var/secret_key)" $(PY) manage.py serve
+	set -a; [ ! -f .env ] || . ./.env; set +a; \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" $(PY) manage.py serve
 
 ## Run the whole test suite: lint, migrations check, schema, tests on SQLite and PostgreSQL.
 test: $(STAMP) browsers lint
