@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from catalog.admin import thumbnail
+from clipanalysis import review_admin  # noqa: F401  (registers the review queue admin)
 from clipanalysis.models import AnalysisResult
 
 

@@ -1,0 +1,77 @@
+/* Keyboard review: one key per verdict, no double submissions.
+ *
+ * Buttons carry data-shortcut="m" (etc.); pressing the key submits the button's
+ * form with that button as the submitter, exactly like a click. Keys are ignored
+ * while typing in a text box (Esc leaves it); Ctrl+Enter in the corrected
+ * description saves it.
+ */
+(function () {
+  "use strict";
+
+  let submitting = false;
+
+  function submitWith(button) {
+    if (!button || button.disabled || submitting) {
+      return;
+    }
+    if (typeof button.form.requestSubmit === "function") {
+      button.form.requestSubmit(button);
+    } else {
+      button.click();
+    }
+  }
+
+  function isTyping(target) {
+    const tag = target && target.tagName;
+    return tag === "TEXTAREA" || tag === "INPUT" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  document.addEventListener("submit", function (event) {
+    if (!event.target.closest("#review")) {
+      return;
+    }
+    if (submitting) {
+      event.preventDefault(); // a double click or a second key press
+      return;
+    }
+    submitting = true;
+    // Disable after the browser has taken the submitter's value.
+    window.setTimeout(function () {
+      document.querySelectorAll("#review button").forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "id_corrected_description") {
+      event.preventDefault();
+      submitWith(document.querySelector("#review [data-shortcut-ctrl='Enter']"));
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) {
+      return;
+    }
+    if (isTyping(event.target)) {
+      if (event.key === "Escape") {
+        event.target.blur();
+      }
+      return;
+    }
+    const key = event.key.toLowerCase();
+    if (key === "e") {
+      const editor = document.getElementById("id_corrected_description");
+      if (editor) {
+        event.preventDefault();
+        editor.focus();
+        editor.select();
+      }
+      return;
+    }
+    const button = document.querySelector('#review button[data-shortcut="' + CSS.escape(key) + '"]');
+    if (button) {
+      event.preventDefault();
+      submitWith(button);
+    }
+  });
+})();
