@@ -24,6 +24,7 @@ from clipanalysis.models import ReviewItem, Verdict
 
 State = ReviewItem.State
 Decision = Verdict.Decision
+REASON_LABELS = dict(ReviewItem.Reason.choices)
 
 
 # --- filters --------------------------------------------------------------------
@@ -223,8 +224,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     @admin.display(description="Reasons", ordering="primary_reason")
     def reason_list(self, obj: ReviewItem) -> str:
-        labels = dict(ReviewItem.Reason.choices)
-        return ", ".join(str(labels.get(reason, reason)) for reason in obj.reasons)
+        return ", ".join(str(REASON_LABELS.get(reason, reason)) for reason in obj.reasons)
 
     @admin.display(description="State", ordering="state")
     def state_and_reviewer(self, obj: ReviewItem) -> str:
@@ -375,7 +375,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
             "result": result,
             "product": product,
             "score_badge": analysis_admin.score_badge(result.similarity_score, result.is_match),
-            "reasons": [ReviewItem.Reason(reason).label for reason in item.reasons],
+            "reasons": [REASON_LABELS.get(reason, reason) for reason in item.reasons],
             "checks": checks,
             "zero_shot": zero_shot,
             "history": review.latest_verdicts_for_image(item.image_id),

@@ -43,6 +43,16 @@
     }, 0);
   });
 
+  // Coming back with the browser's Back button restores the page as it was left.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      submitting = false;
+      document.querySelectorAll("#review button").forEach(function (button) {
+        button.disabled = false;
+      });
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "id_corrected_description") {
       event.preventDefault();
