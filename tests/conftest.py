@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clipanalysis.clip_service import clear_clip_services
+from clipanalysis.review import ensure_reviewers_group
 from tests.tiny_clip import build_tiny_clip
 
 
@@ -52,8 +53,8 @@ def admin_user(db) -> User:
 @pytest.fixture
 def reviewer(db) -> User:
     user = User.objects.create_user("rita", "rita@example.com", "review-pass-123", is_staff=True)
-    group, _ = Group.objects.get_or_create(name="Reviewers")
-    user.groups.add(group)
+    # The data migration makes the group; transactional tests flush it, so make it again.
+    user.groups.add(ensure_reviewers_group())
     return user
 
 
