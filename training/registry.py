@@ -23,6 +23,7 @@ from training.models import ModelVersion
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_BYTES = 4 * 1024 * 1024
+RESCORE_CHUNK = 500
 
 
 def model_fingerprint(name_or_path: str) -> str:
@@ -109,16 +110,51 @@ def active_model_location() -> tuple[str, float]:
     return model_version.name_or_path, model_version.threshold
 
 
+def source_of(name_or_path: str | Path) -> str:
+    """The registry source a directory's metadata claims: demo, trained, else configured."""
+    kind = (
+        read_model_metadata(name_or_path).get("model_kind", "")
+        if Path(name_or_path).is_dir()
+        else ""
+    )
+    if kind == "demo":
+        return ModelVersion.Source.DEMO
+    if kind in {"trained", "fine-tuned", "finetuned"}:
+        return ModelVersion.Source.TRAINED
+    return ModelVersion.Source.CONFIGURED
+
+
+def resolve_model_version(version_or_path: str) -> ModelVersion:
+    """A registered version by slug, else a local model directory registered on the spot.
+
+    Raises ``ModelVersion.DoesNotExist`` when it is neither.
+    """
+    model_version = ModelVersion.objects.filter(version=version_or_path).first()
+    if model_version is not None:
+        return model_version
+    if Path(version_or_path).is_dir():
+        return register_model(version_or_path, source=source_of(version_or_path))
+    raise ModelVersion.DoesNotExist(
+        f"No model version {version_or_path!r} and no model directory at that path."
+    )
+
+
 def activate(model_version: ModelVersion, *, rescore: bool = True) -> int:
     """Make ``model_version`` the scoring model and re-score the catalog with it.
 
-    Re-scoring creates new results keyed by the new version (old results stay
-    readable) and enqueues them after commit; image embeddings are keyed by
-    version too, so nothing of the old model's is reused. Returns how many
-    images were queued.
+    1. flip the active flag (one transaction; the database allows one active row);
+    2. for every image, make the result for (content, description, new version)
+       current, in chunks of ``RESCORE_CHUNK`` images per transaction: new rows
+       are enqueued as django-q2 tasks when their chunk commits; results the
+       version already has (re-activating an older version) are reused.
+
+    Old versions' results stay in the database, readable, no longer current.
+    Image embeddings are keyed by version, so nothing computed by another
+    model is reused. Returns how many images were queued for scoring.
     """
     from catalog.models import ProductImage
     from clipanalysis.clip_service import clear_clip_services
+    from clipanalysis.models import AnalysisResult
     from clipanalysis.pipeline import request_analysis
 
     with transaction.atomic():
@@ -128,11 +164,18 @@ def activate(model_version: ModelVersion, *, rescore: bool = True) -> int:
         ModelVersion.objects.filter(pk=model_version.pk).update(
             is_active=True, activated_at=timezone.now()
         )
-        model_version.refresh_from_db()
         transaction.on_commit(clear_clip_services)
-        if not rescore:
-            return 0
-        image_ids = list(ProductImage.objects.values_list("pk", flat=True))
-        request_analysis(image_ids, model_version=model_version)
-    logger.info("Activated %s; %d images queued for re-scoring", model_version, len(image_ids))
-    return len(image_ids)
+    model_version.refresh_from_db()
+    if not rescore:
+        logger.info("Activated %s without re-scoring", model_version)
+        return 0
+    image_ids = list(ProductImage.objects.order_by("pk").values_list("pk", flat=True))
+    queued = 0
+    for start in range(0, len(image_ids), RESCORE_CHUNK):
+        with transaction.atomic():
+            results = request_analysis(
+                image_ids[start : start + RESCORE_CHUNK], model_version=model_version
+            )
+            queued += sum(result.status == AnalysisResult.Status.PENDING for result in results)
+    logger.info("Activated %s; %d images queued for re-scoring", model_version, queued)
+    return queued
