@@ -230,25 +230,27 @@ def check_quality(image: ProductImage, pixels) -> ImageFacts:
     report = quality.run_quality_checks(pixels, preset)
     ProductImage.objects.filter(pk=image.pk).update(perceptual_hash=report.perceptual_hash)
     others = ProductImage.objects.exclude(product_id=image.product_id)
+    limit = settings.NEAR_DUPLICATE_MAX_DISTANCE
     exact = others.filter(content_hash=image.content_hash).order_by("pk").first()
     if exact is not None:
-        duplicate, distance = exact.pk, 0
+        closest: tuple[int, int] | None = (exact.pk, 0)
     else:
-        near = quality.near_duplicates(
-            report.perceptual_hash,
-            others.exclude(perceptual_hash="").values_list("pk", "perceptual_hash").iterator(),
-            settings.NEAR_DUPLICATE_MAX_DISTANCE,
-        )
-        duplicate, distance = near[0] if near else (None, None)
+        # Every other hash is compared (64 = the hash length): the check's value is the
+        # distance to the closest image, a duplicate only within the tolerance.
+        candidates = others.exclude(perceptual_hash="").values_list("pk", "perceptual_hash")
+        ranked = quality.near_duplicates(report.perceptual_hash, candidates.iterator(), 64)
+        closest = ranked[0] if ranked else None
+    is_duplicate = closest is not None and closest[1] <= limit
     report.checks.append(
         quality.CheckResult(
             name="duplicate",
-            value=float(-1 if distance is None else distance),
-            passed=duplicate is None,
-            limit=f"no other product's image within {settings.NEAR_DUPLICATE_MAX_DISTANCE} bits",
+            value=float(closest[1] if closest else 64),
+            passed=not is_duplicate,
+            limit=f"> {limit} bits from every other product's image",
             blocking=True,
         )
     )
+    duplicate, distance = closest if is_duplicate else (None, None)
     return ImageFacts(report=report, duplicate_of=duplicate, duplicate_distance=distance)
 
 
