@@ -1,0 +1,170 @@
+"""Calibrate a model's similarity scores into P(match) from reviewer verdicts.
+
+A similarity of 0.27 means different things for different models; reviewers'
+verdicts say what it means for this one. Once a model version has scored
+at least ``CALIBRATION_MIN_VERDICTS`` image–text pairs that reviewers
+labelled (match or mismatch), a logistic regression of the verdict on
+``similarity_score`` is fitted and stored in ``ModelVersion.calibration``;
+``clipanalysis.pipeline`` then writes ``match_probability`` on every new
+result of that version.
+
+This module is also the writer of ``match_probability`` on results that were
+scored before the calibration existed (or changed): ``apply_calibration``
+recomputes it with the pipeline's own formula. It touches no other field of
+``AnalysisResult``; everything else stays with the pipeline.
+
+Runs daily through the django-q2 schedule ``fit_calibrations`` (added by a
+migration) and on demand with ``manage.py fit_calibration``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+from sklearn.linear_model import LogisticRegression
+
+from catalog.models import description_hash
+from clipanalysis.models import AnalysisResult, Verdict
+from clipanalysis.pipeline import match_probability
+from training.export import labelled_pairs
+from training.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+UPDATE_BATCH = 500
+
+
+def verdict_labels() -> dict[tuple[int, str, str], int]:
+    """What reviewers said about (image, image content, text hash): 1 match, 0 mismatch.
+
+    A verdict is about a picture and a text, not about the model that scored
+    them, so it labels that pair for every model version. The rules of which
+    verdicts count are the export's (``training.export.labelled_pairs``).
+    """
+    return {
+        (pair.image_id, pair.image_hash, description_hash(pair.text)): int(pair.is_match)
+        for pair in labelled_pairs()
+    }
+
+
+def calibration_data(model_version: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
+    """``(similarity_scores, labels)``: this version's scores of the pairs reviewers labelled.
+
+    After an activation re-scores the catalog, the new version's results of
+    already-reviewed pairs count at once; no new verdicts are needed.
+    """
+    labels = verdict_labels()
+    rows = AnalysisResult.objects.filter(
+        model_version=model_version,
+        similarity_score__isnull=False,
+        image_id__in=Verdict.objects.values("result__image_id"),
+    ).values_list("image_id", "image_hash", "description_hash", "similarity_score")
+    pairs = [
+        (score, labels[(image_id, image_hash, text_hash)])
+        for image_id, image_hash, text_hash, score in rows
+        if (image_id, image_hash, text_hash) in labels
+    ]
+    scores = np.array([score for score, _ in pairs], dtype=np.float64)
+    return scores, np.array([label for _, label in pairs], dtype=np.int64)
+
+
+def fit_logistic(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """``(coef, intercept)`` of P(match) = 1 / (1 + exp(-(coef * score + intercept))).
+
+    Fitted on standardised scores with sklearn's default L2 penalty, so perfectly
+    separated verdicts give a steep but finite curve, then mapped back to the
+    raw similarity scale the pipeline uses.
+    """
+    mean, std = float(scores.mean()), float(scores.std()) or 1.0
+    model = LogisticRegression(C=1.0).fit(((scores - mean) / std).reshape(-1, 1), labels)
+    coef = float(model.coef_[0][0]) / std
+    intercept = float(model.intercept_[0]) - coef * mean
+    return coef, intercept
+
+
+def fit_calibration(
+    model_version: ModelVersion, min_verdicts: int | None = None
+) -> dict[str, Any] | None:
+    """Fit and store the model's calibration; None (nothing stored) with too few verdicts.
+
+    Too few means fewer than ``min_verdicts`` (default ``CALIBRATION_MIN_VERDICTS``)
+    labelled verdicts, or verdicts of one kind only. A stored calibration is
+    replaced by the new fit and applied to the version's existing results.
+    """
+    if min_verdicts is None:
+        min_verdicts = settings.CALIBRATION_MIN_VERDICTS
+    scores, labels = calibration_data(model_version)
+    n_match = int(labels.sum())
+    n_mismatch = len(labels) - n_match
+    if len(labels) < max(min_verdicts, 2) or not n_match or not n_mismatch:
+        logger.info(
+            "Not calibrating %s: %d verdicts (%d match, %d mismatch), need %d of both kinds",
+            model_version,
+            len(labels),
+            n_match,
+            n_mismatch,
+            min_verdicts,
+        )
+        return None
+    coef, intercept = fit_logistic(scores, labels)
+    calibration = {
+        "method": "logistic regression of reviewer verdicts on similarity_score",
+        "coef": coef,
+        "intercept": intercept,
+        "n_verdicts": len(labels),
+        "n_match": n_match,
+        "n_mismatch": n_mismatch,
+        "fitted_at": timezone.now().isoformat(),
+    }
+    if coef:
+        calibration["score_at_p50"] = -intercept / coef
+    model_version.calibration = calibration
+    model_version.save(update_fields=["calibration"])
+    updated = apply_calibration(model_version)
+    logger.info(
+        "Calibrated %s on %d verdicts; %d results updated", model_version, len(labels), updated
+    )
+    return calibration
+
+
+def apply_calibration(model_version: ModelVersion) -> int:
+    """Write ``match_probability`` on the version's scored results; returns how many changed.
+
+    Uses ``clipanalysis.pipeline.match_probability``, the formula new results
+    get, so old and new results agree. A worker that read the version before
+    the calibration was stored may still write the old value for its one
+    result; the next fit (daily) corrects it.
+    """
+    results = AnalysisResult.objects.filter(
+        model_version=model_version, similarity_score__isnull=False
+    ).only("pk", "similarity_score", "match_probability")
+    changed = []
+    updated = 0
+    for result in results.iterator(chunk_size=2000):
+        probability = match_probability(model_version, result.similarity_score)
+        if probability != result.match_probability:
+            result.match_probability = probability
+            changed.append(result)
+        if len(changed) >= UPDATE_BATCH:
+            updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
+            changed = []
+    if changed:
+        updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
+    return updated
+
+
+def fit_calibrations(min_verdicts: int | None = None) -> dict[str, dict[str, Any] | None]:
+    """Refit every model version that scored a reviewed image (the daily schedule)."""
+    with_verdicts = ModelVersion.objects.filter(
+        pk__in=AnalysisResult.objects.filter(
+            image_id__in=Verdict.objects.values("result__image_id")
+        ).values("model_version")
+    ).order_by("pk")
+    return {
+        model_version.version: fit_calibration(model_version, min_verdicts)
+        for model_version in with_verdicts
+    }

@@ -1,0 +1,315 @@
+"""Export reviewer verdicts as fine-tuning data: ``train.csv``, ``val.csv`` and ``export.json``.
+
+The ORM side of the training data. ``training.csv_format`` owns the file
+format (columns ``image_path,text,label``, spreadsheet-safe cells); this
+module decides which rows there are:
+
+1. **Which verdicts count.** Verdicts are append-only; the newest one of each
+   review item counts. "Bad image" says nothing about the text and is left
+   out, as is an item whose newest verdict is "bad image". Where several
+   items ruled on the same image and text, the newest verdict wins.
+2. **Rows.** A verdict gives (image, scored text, match/mismatch). A corrected
+   description gives one more row: (image, corrected text, match).
+3. **Split by product.** A product goes to ``val`` when a seeded hash of its
+   id falls below ``val_fraction``, so all its images and texts are on one
+   side, and it stays on that side in later exports as verdicts accumulate
+   (a model never trains on what an earlier export validated it on). With
+   very few products the hash may put all on one side; then the product
+   nearest the cut moves over, so both files have rows.
+4. **Balance.** Reviewers mostly see flagged results, so verdicts are often
+   lopsided. When a side has fewer mismatch rows than match rows, the
+   difference is made up with sampled negatives: an image with a
+   reviewer-confirmed match, paired with another product's confirmed text
+   from the same side (a product of another category where there is one).
+   Positives cannot be invented, so more mismatches than matches stay as
+   they are (``export.json`` says so).
+5. **Paths.** ``image_path`` is relative to ``MEDIA_ROOT`` (the root), which
+   ``export.json`` records; images whose file is gone are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from clipanalysis.models import Verdict
+from training.csv_format import TrainingRow, write_training_csv
+
+MATCH, MISMATCH = "match", "mismatch"
+EXPORT_INFO_FILENAME = "export.json"
+NEGATIVE_ATTEMPTS_PER_ROW = 20
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    """One image–text pair a reviewer ruled on (or that the export sampled)."""
+
+    image_id: int
+    product_id: int
+    category: str
+    image_hash: str
+    image_name: str  # storage name, relative to MEDIA_ROOT
+    text: str
+    is_match: bool
+    origin: str  # "verdict", "corrected" or "sampled"
+
+    @property
+    def label(self) -> str:
+        return MATCH if self.is_match else MISMATCH
+
+
+@dataclass
+class SplitSummary:
+    rows: int = 0
+    match: int = 0
+    mismatch: int = 0
+    products: int = 0
+    images: int = 0
+    corrected: int = 0
+    sampled_negatives: int = 0
+
+
+@dataclass
+class ExportSummary:
+    """What ``export_verdicts`` wrote, and why some verdicts are not in it."""
+
+    output_dir: Path
+    root: Path
+    train_path: Path
+    val_path: Path
+    train: SplitSummary
+    val: SplitSummary
+    verdicts_counted: int
+    bad_image_excluded: int
+    missing_images: int
+    val_fraction: float
+    since: datetime | None
+    seed: int
+    balance: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("output_dir", "root", "train_path", "val_path"):
+            data[name] = str(data[name])
+        data["since"] = self.since.isoformat() if self.since else None
+        return data
+
+
+# --- 1. which verdicts count ------------------------------------------------------------
+def latest_verdicts():
+    """The verdict that counts for each review item: its newest (verdicts are append-only)."""
+    newest = (
+        Verdict.objects.values("review_item_id")
+        .annotate(newest=Max("id"))
+        .values_list("newest", flat=True)
+    )
+    return Verdict.objects.filter(pk__in=newest)
+
+
+def counting_verdicts(since: datetime | None = None, *, bad_image: bool = False):
+    """Newest verdicts of match/mismatch (or, with ``bad_image``, of "bad image")."""
+    if bad_image:
+        verdicts = latest_verdicts().filter(decision=Verdict.Decision.BAD_IMAGE)
+    else:
+        verdicts = latest_verdicts().filter(
+            decision__in=[Verdict.Decision.MATCH, Verdict.Decision.MISMATCH]
+        )
+    if since is not None:
+        verdicts = verdicts.filter(created_at__gte=since)
+    return verdicts
+
+
+def labelled_pairs(since: datetime | None = None) -> list[LabelledPair]:
+    """Every (image, text) reviewers labelled, newest verdict winning; corrected texts as match.
+
+    With ``since``, only verdicts recorded at or after it.
+    """
+    verdicts = counting_verdicts(since)
+    pairs: dict[tuple[int, str, str], LabelledPair] = {}
+    for verdict in verdicts.select_related("result__image__product").order_by("created_at", "id"):
+        image = verdict.result.image
+        pair = LabelledPair(
+            image_id=image.pk,
+            product_id=image.product_id,
+            category=image.product.category,
+            image_hash=verdict.result.image_hash,
+            image_name=image.image.name,
+            text=verdict.result.description.strip(),
+            is_match=verdict.decision == Verdict.Decision.MATCH,
+            origin="verdict",
+        )
+        pairs[(pair.image_id, pair.image_hash, pair.text)] = pair
+        corrected = verdict.corrected_description.strip()
+        if corrected:
+            fixed = replace(pair, text=corrected, is_match=True, origin="corrected")
+            pairs[(pair.image_id, pair.image_hash, corrected)] = fixed
+    return list(pairs.values())
+
+
+# --- 3. split by product ------------------------------------------------------------------
+def product_hash(product_id: int, seed: int) -> float:
+    """A stable pseudo-random number in [0, 1) for a product."""
+    digest = hashlib.sha256(f"{seed}:{product_id}".encode()).hexdigest()
+    return int(digest[:13], 16) / 16**13
+
+
+def validation_products(product_ids: Iterable[int], val_fraction: float, seed: int) -> set[int]:
+    """The products whose rows go to ``val.csv`` (see the module docstring, step 3)."""
+    ranked = sorted(set(product_ids), key=lambda pid: product_hash(pid, seed))
+    if val_fraction <= 0 or not ranked:
+        return set()
+    val = {pid for pid in ranked if product_hash(pid, seed) < val_fraction}
+    if len(ranked) >= 2 and not val:
+        val = {ranked[0]}
+    if len(ranked) >= 2 and len(val) == len(ranked):
+        val.discard(ranked[-1])
+    return val
+
+
+# --- 4. balance ---------------------------------------------------------------------------
+def sample_negatives(pairs: list[LabelledPair], rng: random.Random) -> list[LabelledPair]:
+    """Mismatch rows that bring ``pairs`` (one side of the split) to as many mismatches as
+    matches: a matched image with another product's confirmed text."""
+    matches = [pair for pair in pairs if pair.is_match]
+    deficit = len(matches) - (len(pairs) - len(matches))
+    if deficit <= 0:
+        return []
+    texts_by_product: dict[int, list[str]] = defaultdict(list)
+    category_of: dict[int, str] = {}
+    for pair in matches:
+        if pair.text not in texts_by_product[pair.product_id]:
+            texts_by_product[pair.product_id].append(pair.text)
+        category_of[pair.product_id] = pair.category
+    if len(texts_by_product) < 2:
+        return []
+    products = sorted(texts_by_product)
+    taken = {(pair.image_id, pair.text) for pair in pairs}
+    order = matches[:]
+    rng.shuffle(order)
+    sampled: list[LabelledPair] = []
+    for attempt in range(deficit * NEGATIVE_ATTEMPTS_PER_ROW):
+        if len(sampled) == deficit:
+            break
+        anchor = order[attempt % len(order)]
+        own_texts = texts_by_product[anchor.product_id]
+        others = [pid for pid in products if pid != anchor.product_id]
+        other_category = [pid for pid in others if category_of[pid] != anchor.category]
+        donor = rng.choice(other_category or others)
+        text = rng.choice(texts_by_product[donor])
+        if (anchor.image_id, text) in taken or text in own_texts:
+            continue
+        taken.add((anchor.image_id, text))
+        sampled.append(replace(anchor, text=text, is_match=False, origin="sampled"))
+    return sampled
+
+
+# --- the export ------------------------------------------------------------------------------
+def export_verdicts(
+    output_dir: str | Path,
+    *,
+    val_fraction: float = 0.2,
+    since: datetime | None = None,
+    seed: int = 0,
+    balance: bool = True,
+) -> ExportSummary:
+    """Write ``train.csv``, ``val.csv`` and ``export.json`` into ``output_dir``.
+
+    See the module docstring for which rows there are and why.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError("val_fraction must be at least 0 and below 1.")
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    root = Path(settings.MEDIA_ROOT).resolve()
+
+    pairs = labelled_pairs(since)
+    present = [pair for pair in pairs if (root / pair.image_name).is_file()]
+    val_ids = validation_products((pair.product_id for pair in present), val_fraction, seed)
+    rng = random.Random(seed)
+    notes = []
+    sides = {}
+    for name, in_val in (("train", False), ("val", True)):
+        side = [pair for pair in present if (pair.product_id in val_ids) == in_val]
+        side.sort(key=lambda pair: (pair.product_id, pair.image_id, not pair.is_match, pair.text))
+        if balance:
+            side += sample_negatives(side, rng)
+            labels = Counter(pair.is_match for pair in side)
+            if labels[True] < labels[False]:
+                notes.append(
+                    f"{name}: {labels[False]} mismatch rows but only {labels[True]} match rows; "
+                    "positives cannot be sampled, so it stays unbalanced."
+                )
+        sides[name] = side
+
+    summary = ExportSummary(
+        output_dir=output,
+        root=root,
+        train_path=output / "train.csv",
+        val_path=output / "val.csv",
+        train=_write_side(output / "train.csv", sides["train"]),
+        val=_write_side(output / "val.csv", sides["val"]),
+        verdicts_counted=counting_verdicts(since).count(),
+        bad_image_excluded=counting_verdicts(since, bad_image=True).count(),
+        missing_images=len(pairs) - len(present),
+        val_fraction=val_fraction,
+        since=since,
+        seed=seed,
+        balance=balance,
+        notes=notes,
+    )
+    info = {
+        **summary.as_dict(),
+        "exported_at": timezone.now().isoformat(),
+        "columns": ["image_path", "text", "label"],
+        "image_paths_relative_to": str(root),
+    }
+    (output / EXPORT_INFO_FILENAME).write_text(
+        json.dumps(info, indent=2, sort_keys=True), encoding="utf-8"
+    )
+    return summary
+
+
+def _write_side(path: Path, pairs: list[LabelledPair]) -> SplitSummary:
+    write_training_csv(
+        path,
+        [
+            TrainingRow(image_path=pair.image_name, text=pair.text, label=pair.label)
+            for pair in pairs
+        ],
+    )
+    return SplitSummary(
+        rows=len(pairs),
+        match=sum(pair.is_match for pair in pairs),
+        mismatch=sum(not pair.is_match for pair in pairs),
+        products=len({pair.product_id for pair in pairs}),
+        images=len({pair.image_id for pair in pairs}),
+        corrected=sum(pair.origin == "corrected" for pair in pairs),
+        sampled_negatives=sum(pair.origin == "sampled" for pair in pairs),
+    )
+
+
+def parse_since(value: str) -> datetime:
+    """``2025-01-31`` (midnight, current time zone) or an ISO date-time, made aware."""
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO date-time.")
+        moment = datetime(day.year, day.month, day.day)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
