@@ -1,0 +1,24 @@
+"""``manage.py clip_info``: what the scoring model is."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from transformers import CLIPModel
+
+pytestmark = pytest.mark.django_db
+
+
+def test_describes_the_active_model(tiny_clip_dir, clean_clip_services):
+    out = StringIO()
+
+    call_command("clip_info", stdout=out)
+
+    parameters = sum(p.numel() for p in CLIPModel.from_pretrained(tiny_clip_dir).parameters())
+    text = out.getvalue()
+    assert f"Model: {tiny_clip_dir}" in text
+    assert "Device: cpu" in text
+    assert "Dtype: float32" in text
+    assert "Threshold: 0.2500" in text
+    assert "Projection dim: 16" in text
+    assert f"Parameters: {parameters:,}" in text

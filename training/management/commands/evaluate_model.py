@@ -1,0 +1,68 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from training.csv_format import CsvValidationError, default_root_dir
+from training.evaluation import evaluate_csv, format_evaluation
+from training.management.commands._model_option import add_model_arguments, scoring_service
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate a CLIP model on a labelled CSV (image_path,text,label): ROC-AUC, "
+        "precision/recall/F1 at the threshold, best-F1 threshold; or, with --synthetic, "
+        "on a fresh synthetic catalog."
+    )
+
+    def add_arguments(self, parser) -> None:
+        add_model_arguments(parser)
+        parser.add_argument("--csv", type=Path, default=None, help="Labelled CSV file.")
+        parser.add_argument(
+            "--root-dir",
+            type=Path,
+            default=None,
+            help="Folder image paths are relative to. Default: the CSV's folder "
+            "(or the root recorded in an export.json beside it).",
+        )
+        parser.add_argument(
+            "--target-precision",
+            type=float,
+            default=None,
+            help="Also report the lowest threshold whose match precision reaches this.",
+        )
+        parser.add_argument("--plot", type=Path, default=None, help="Write a PNG here.")
+        parser.add_argument(
+            "--synthetic", action="store_true", help="Evaluate on synthetic listings instead."
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Synthetic catalog seed.")
+        parser.add_argument("--n", type=int, default=400, help="Synthetic pairs.")
+
+    def handle(self, *args, model, threshold, csv, root_dir, target_precision, plot, **options):
+        if not options["synthetic"] and csv is None:
+            raise CommandError("Give --csv FILE, or --synthetic.")
+        service = scoring_service(model, threshold)
+        self.stdout.write(f"Model: {service.model_name}")
+        if options["synthetic"]:
+            # Imported here: the synthetic catalog is only needed in this mode.
+            from training.demo.synthetic_eval import evaluate_on_synthetic, format_report
+
+            evaluation = evaluate_on_synthetic(
+                service, options["seed"], options["n"], service.threshold
+            )
+            self.stdout.write(format_report(evaluation))
+            return
+        try:
+            report = evaluate_csv(
+                service,
+                csv,
+                root_dir or default_root_dir(csv),
+                target_precision=target_precision,
+                plot_path=plot,
+            )
+        except CsvValidationError as error:
+            raise CommandError(str(error)) from error
+        except ValueError as error:  # e.g. a target precision outside (0, 1]
+            raise CommandError(str(error)) from error
+        self.stdout.write(format_evaluation(report))
+        if plot is not None:
+            self.stdout.write(f"Plot: {plot}")
