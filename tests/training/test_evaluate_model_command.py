@@ -1,5 +1,6 @@
 """``manage.py evaluate_model``: metrics of a model on a labelled CSV, a plot, synthetic mode."""
 
+import shutil
 from io import StringIO
 
 import pytest
@@ -16,8 +17,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def model_with_threshold(tiny_clip_dir, tmp_path):
     """A copy of the tiny model whose catalog_clip.json says threshold 0.05."""
-    import shutil
-
     copy = tmp_path / "model"
     shutil.copytree(tiny_clip_dir, copy)
     write_model_metadata(copy, threshold=0.05)
