@@ -1,3 +1,19 @@
-"""REST API routes (owned by the API work: /api/v1/, /upload, schema and docs)."""
+"""REST API routes: ``/api/v1/``, the seed-compatible ``/upload``, schema and docs."""
 
-urlpatterns: list = []
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from clipanalysis.api.scoring import SeedUploadView
+from config.api.errors import api_not_found
+
+urlpatterns = [
+    path("api/v1/", include("catalog.api.urls")),
+    path("api/v1/", include("clipanalysis.api.urls")),
+    path("api/v1/", include("training.api.urls")),
+    path("upload", SeedUploadView.as_view(), name="seed-upload"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Last: any other path under /api/ is a JSON 404, never Django's HTML page.
+    re_path(r"^api/", api_not_found),
+]

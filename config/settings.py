@@ -216,3 +216,34 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- REST API plumbing (config/api/): error shape, access, strict queries ------
+# Every 4xx answers {"error": {"code", "message", "fields"}}; the schema class
+# documents those responses on every operation; unknown orderings are a 400.
+REST_FRAMEWORK.update(
+    {
+        "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
+        "DEFAULT_SCHEMA_CLASS": "config.api.schema.ApiAutoSchema",
+        "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.CatalogWriteAccess"],
+        "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PagePagination",
+        "DEFAULT_FILTER_BACKENDS": [
+            "django_filters.rest_framework.DjangoFilterBackend",
+            "config.api.query.StrictOrderingFilter",
+        ],
+        "DEFAULT_THROTTLE_CLASSES": [
+            "config.api.throttling.AnonThrottle",
+            "config.api.throttling.UserThrottle",
+        ],
+    }
+)
+SPECTACULAR_SETTINGS.update(
+    {
+        "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+        "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+        "SERVE_AUTHENTICATION": [],
+        "ENUM_NAME_OVERRIDES": {
+            "AnalysisStatusEnum": "clipanalysis.models.AnalysisResult.Status",
+            "ProductStatusEnum": "catalog.filtersets.ProductAnalysisStatus.CHOICES",
+        },
+    }
+)

@@ -1,0 +1,1 @@
+"""REST API for products and their images (``/api/v1/products/``, ``/api/v1/images/``)."""

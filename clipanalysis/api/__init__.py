@@ -1,0 +1,1 @@
+"""REST API for analyses, the review queue, the seed-compatible ``/upload`` and batch scoring."""

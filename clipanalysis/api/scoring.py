@@ -1,0 +1,252 @@
+"""Scoring endpoints for catalog systems: the seed-compatible ``/upload`` and batch scoring.
+
+``/upload`` stores what it scores (product mirrored by SKU, image attached,
+analysis by the normal pipeline); ``/api/v1/batch-score/`` stores nothing and
+answers from the active model at once, for checks before publishing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from PIL import Image
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.api.uploads import CheckedImage, attach_image
+from catalog.models import Product, ProductImage
+from clipanalysis import quality
+from clipanalysis.api.serializers import (
+    BatchScoreRequestSerializer,
+    BatchScoreResponseSerializer,
+    SeedUploadRequestSerializer,
+    SeedUploadResultSerializer,
+    UploadAcceptedSerializer,
+    check_failure_text,
+    mismatch_text,
+)
+from clipanalysis.clip_service import get_clip_service
+from clipanalysis.models import AnalysisResult
+from clipanalysis.pipeline import request_analysis
+from config.api.parsers import SizeLimitedMultiPartParser
+from config.api.query import StrictQueryMixin
+from training.registry import active_model
+
+FINISHED = (AnalysisResult.Status.DONE, AnalysisResult.Status.FAILED)
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+POLL_INTERVAL_SECONDS = 0.2
+
+
+def mirror_upload(
+    checked: CheckedImage, *, description: str, sku: str = "", title: str = ""
+) -> tuple[AnalysisResult, bool]:
+    """Store a seed-style upload; return its current analysis and whether it was known.
+
+    1. find the product by SKU (derived from the content hash when none is
+       given), or create it; a changed description or title is saved, which
+       re-scores the product's images;
+    2. attach the image unless the same bytes are already on the product;
+    3. ask for the analysis (idempotent: a known image and text reuse the
+       existing result; a failed one is retried).
+
+    One transaction: nothing is written unless all of it is. The analysis is
+    enqueued when it commits.
+    """
+    sku = sku or f"img-{checked.decoded.content_hash[:16]}"
+    with transaction.atomic():
+        product = Product.objects.select_for_update().filter(sku=sku).first()
+        if product is None:
+            try:
+                with transaction.atomic():
+                    product = Product.objects.create(sku=sku, title=title, description=description)
+            except IntegrityError:  # created concurrently by another upload
+                product = Product.objects.select_for_update().get(sku=sku)
+        changed = {}
+        if product.description != description:
+            changed["description"] = description
+        if title and product.title != title:
+            changed["title"] = title
+        if changed:
+            for name, value in changed.items():
+                setattr(product, name, value)
+            product.save(update_fields=[*changed, "updated_at"])
+        image, created = attach_image(product, checked)
+        result = request_analysis([image.pk], retry_failed=True)[0]
+    return result, not created
+
+
+def wait_for_analysis(result_id: int, timeout: float) -> AnalysisResult:
+    """Poll the row until it has finished or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    rows = AnalysisResult.objects.select_related("image__product", "model_version")
+    while True:
+        result = rows.get(pk=result_id)
+        remaining = deadline - time.monotonic()
+        if result.status in FINISHED or remaining <= 0:
+            return result
+        time.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+
+
+def parse_flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "").strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ValidationError({name: ["Use 1/true or 0/false."]})
+
+
+class SeedUploadView(StrictQueryMixin, APIView):
+    """The seed's ``POST /upload``, backed by the real pipeline."""
+
+    parser_classes = [SizeLimitedMultiPartParser]
+    write_model = ProductImage
+    extra_query_params = ("async",)
+
+    @extend_schema(
+        operation_id="upload_image",
+        summary="Upload an image with its description (seed-compatible)",
+        description=(
+            "Stores the image on the product with this SKU (created if missing) and scores it "
+            "against the description. Waits up to UPLOAD_WAIT_SECONDS for the analysis and "
+            "answers 200 with the result; with `?async=1`, or when the wait runs out, answers "
+            "202 with the URL to poll. The same file on the same product is recognised by its "
+            "content hash and not analysed again. A different description for an existing SKU "
+            "becomes the product's description, so all its images are re-scored."
+        ),
+        request=SeedUploadRequestSerializer,
+        parameters=[
+            OpenApiParameter(
+                "async",
+                bool,
+                description="Answer 202 at once instead of waiting for the analysis.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(SeedUploadResultSerializer, description="Analysed."),
+            202: OpenApiResponse(UploadAcceptedSerializer, description="Stored; still analysing."),
+        },
+        tags=["upload"],
+    )
+    def post(self, request: Request) -> Response:
+        run_async = parse_flag(request, "async")
+        serializer = SeedUploadRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result, already_uploaded = mirror_upload(
+            data["file"],
+            description=data["description"],
+            sku=data.get("sku", ""),
+            title=data.get("title", ""),
+        )
+        # Async still reads the row once: in a one-process setup it may be done already.
+        result = wait_for_analysis(result.pk, 0.0 if run_async else settings.UPLOAD_WAIT_SECONDS)
+        if not run_async and result.status in FINISHED:
+            body = SeedUploadResultSerializer(
+                result, context={"request": request, "already_uploaded": already_uploaded}
+            ).data
+            return Response(body, status=status.HTTP_200_OK)
+        poll_url = reverse("analysisresult-detail", kwargs={"pk": result.pk})
+        body = UploadAcceptedSerializer(
+            {
+                "id": result.image_id,
+                "analysis_id": result.pk,
+                "status": result.status,
+                "poll_url": poll_url,
+                "already_uploaded": already_uploaded,
+            }
+        ).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": poll_url})
+
+
+def score_pairs(
+    images: Sequence[Image.Image], descriptions: Sequence[str]
+) -> tuple[str, float, list[dict]]:
+    """Quality checks and CLIP scores for image/description pairs with the active model."""
+    model_version = active_model()
+    service = get_clip_service(model_version.name_or_path, threshold=model_version.threshold)
+    scores = service.batch_compute_similarity(list(images), list(descriptions))
+    preset = quality.get_preset(settings.QUALITY_PRESET)
+    rows = []
+    for image, score in zip(images, scores, strict=True):
+        report = quality.run_quality_checks(image, preset)
+        is_match = score >= model_version.threshold
+        reasons = [mismatch_text(score, model_version.threshold)] if not is_match else []
+        reasons += [
+            check_failure_text(check.name, check.value, check.limit)
+            for check in report.checks
+            if check.blocking and not check.passed
+        ]
+        rows.append(
+            {
+                "similarity_score": score,
+                "is_match": is_match,
+                "quality_passed": report.passed,
+                "quality_failures": report.failures,
+                "min_side": int(report.value("resolution") or 0),
+                "blur_score": report.value("blur"),
+                "brightness_score": report.value("brightness"),
+                "contrast_score": report.value("contrast"),
+                "aspect_ratio": report.value("aspect_ratio"),
+                "is_grayscale": not next(c.passed for c in report.checks if c.name == "grayscale"),
+                "passed": is_match and report.passed,
+                "reason": "; ".join(reasons) if reasons else "All checks passed.",
+            }
+        )
+    return model_version.version, model_version.threshold, rows
+
+
+class BatchScoreView(StrictQueryMixin, APIView):
+    """Score up to BATCH_MAX_ITEMS image/description pairs without storing anything."""
+
+    parser_classes = [SizeLimitedMultiPartParser]
+    permission_classes = [IsAuthenticated]
+
+    @staticmethod
+    def max_upload_files() -> int:
+        return settings.BATCH_MAX_ITEMS
+
+    @extend_schema(
+        operation_id="batch_score",
+        summary="Score image/description pairs without storing them",
+        description=(
+            "For catalog systems that check before publishing: send `files` and `descriptions` "
+            "(repeat each field, same order), at most BATCH_MAX_ITEMS pairs. Nothing is stored; "
+            "the active model scores every pair and the quality checks run on every image "
+            "(duplicate detection needs stored images and is not part of it)."
+        ),
+        request=BatchScoreRequestSerializer,
+        responses={200: BatchScoreResponseSerializer},
+        tags=["batch-score"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = BatchScoreRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        checked: list[CheckedImage] = serializer.validated_data["files"]
+        descriptions: list[str] = serializer.validated_data["descriptions"]
+        version, threshold, rows = score_pairs([c.decoded.image for c in checked], descriptions)
+        results = [
+            {
+                "index": index,
+                "filename": item.filename,
+                "description": description,
+                "width": item.decoded.width,
+                "height": item.decoded.height,
+                **row,
+            }
+            for index, (item, description, row) in enumerate(
+                zip(checked, descriptions, rows, strict=True)
+            )
+        ]
+        body = {"model_version": version, "threshold": threshold, "results": results}
+        return Response(BatchScoreResponseSerializer(body).data)

@@ -1,0 +1,131 @@
+"""One error shape for every 4xx: ``{"error": {"code", "message", "fields"}}``.
+
+``api_exception_handler`` is DRF's ``EXCEPTION_HANDLER``; ``ErrorSerializer``
+documents the shape in the OpenAPI schema; ``api_not_found`` answers paths
+under ``/api/`` that match no route, so clients never get an HTML page.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+ERROR_BODY_SCHEMA = {
+    "type": "object",
+    "required": ["code", "message", "fields"],
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": "Machine-readable: invalid, parse_error, not_authenticated, "
+            "authentication_failed, permission_denied, not_found, method_not_allowed, "
+            "not_acceptable, unsupported_media_type, payload_too_large, conflict, throttled.",
+        },
+        "message": {"type": "string", "description": "What went wrong, for a person."},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {},
+            "description": "Per-field messages (input field or query parameter → list of "
+            "messages; nested for list items). Empty when the error is not about a field.",
+        },
+    },
+}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+@extend_schema_field(ERROR_BODY_SCHEMA)
+class ErrorBodyField(serializers.Field):
+    def to_representation(self, value):
+        return value
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Documentation of the error shape (responses are built by the handler)."""
+
+    error = ErrorBodyField()
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def api_exception_handler(exc: Exception, context: dict):
+    """DRF's handler, then the body reshaped; Django's own 4xx exceptions join in."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(str(exc) or None)
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(str(exc) or "The request could not be parsed.")
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real server error: let Django log it and answer 500
+    response.data = _reshape(exc, response.data)
+    return response
+
+
+def _reshape(exc: Exception, data) -> dict:
+    if isinstance(exc, exceptions.ValidationError):
+        if isinstance(data, dict):
+            message = _first_message(data.get("non_field_errors")) or _field_summary(data)
+            return error_body("invalid", message, data)
+        return error_body("invalid", _first_message(data) or "The input is not valid.")
+    code = _exception_code(exc)
+    message = str(getattr(exc, "detail", "") or exc)
+    field = getattr(exc, "field", None)
+    return error_body(code, message, {field: [message]} if field else None)
+
+
+def _exception_code(exc: Exception) -> str:
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        if isinstance(codes, str):
+            return codes
+        return exc.default_code
+    return "error"
+
+
+def _field_summary(data: dict) -> str:
+    names = [str(name) for name in data]
+    if not names:
+        return "The input is not valid."
+    first = f"{names[0]}: {_first_message(data[names[0]])}"
+    more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+    return f"Invalid input. {first}{more}"
+
+
+def _first_message(value) -> str:
+    if isinstance(value, list | tuple) and value:
+        return _first_message(value[0])
+    if isinstance(value, dict) and value:
+        return _first_message(next(iter(value.values())))
+    return str(value) if value else ""
+
+
+@csrf_exempt  # a write to a wrong path is a 404, not a CSRF failure page
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any path under ``/api/`` that no route matches: a JSON 404, not Django's HTML page."""
+    return JsonResponse(
+        error_body("not_found", f"No API endpoint at {request.path!r}."),
+        status=status.HTTP_404_NOT_FOUND,
+    )

@@ -1,0 +1,49 @@
+"""OpenAPI: every operation documents the error responses it can give, in one shape.
+
+Views keep their ``extend_schema`` for success responses (and any error they
+describe more precisely); this schema class adds the common 4xx responses so
+no endpoint can forget one.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.permissions import AllowAny
+
+from config.api.errors import ErrorSerializer
+
+COMMON_ERRORS = {
+    "400": "Invalid input: a field, a query parameter (unknown ones included) or the body.",
+    "404": "No such object, page or endpoint.",
+    "406": "No acceptable response format for the Accept header (use application/json).",
+    "429": "Too many requests; retry after the number of seconds in Retry-After.",
+}
+AUTH_ERRORS = {
+    "401": "No or invalid credentials (send `Authorization: Token <key>`).",
+    "403": "Authenticated, but this account may not do this.",
+}
+BODY_ERRORS = {
+    "413": "The request body (or an uploaded file) is over the size limit.",
+    "415": "Unsupported Content-Type for the request body.",
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        errors = dict(COMMON_ERRORS)
+        if not self._allows_anyone():
+            errors.update(AUTH_ERRORS)
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            errors.update(BODY_ERRORS)
+        for code, description in sorted(errors.items()):
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=description), code
+                )
+        return responses
+
+    def _allows_anyone(self) -> bool:
+        permissions = self.view.get_permissions()
+        return bool(permissions) and all(isinstance(p, AllowAny) for p in permissions)

@@ -1,0 +1,1 @@
+"""REST API for model versions: list, metrics, activation (staff)."""

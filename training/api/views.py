@@ -1,0 +1,38 @@
+"""Model versions: list with metrics; activating one (staff) re-scores the catalog."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from config.api.permissions import IsStaff
+from config.api.query import StrictQueryMixin
+from training import registry
+from training.api.serializers import ActivationSerializer, ModelVersionSerializer
+from training.filtersets import ModelVersionFilterSet
+from training.models import ModelVersion
+
+
+class ModelVersionViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = ModelVersion.objects.all()
+    serializer_class = ModelVersionSerializer
+    filterset_class = ModelVersionFilterSet
+    ordering_fields = ["created_at", "activated_at", "version"]
+    ordering = ["-created_at", "-id"]
+    lookup_value_regex = "[0-9]+"
+
+    @extend_schema(
+        summary="Make this the scoring model (staff only)",
+        description="Switches the active model and queues every image for re-scoring with it.",
+        request=None,
+        responses={200: ActivationSerializer},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def activate(self, request, pk=None) -> Response:
+        model_version = self.get_object()
+        queued = registry.activate(model_version)
+        model_version.refresh_from_db()
+        body = {"model": model_version, "queued_images": queued}
+        return Response(ActivationSerializer(body).data)
