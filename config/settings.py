@@ -174,22 +174,26 @@ CALIBRATION_MIN_VERDICTS = env_int("CALIBRATION_MIN_VERDICTS", 50)
 # --- REST API -----------------------------------------------------------------
 UPLOAD_WAIT_SECONDS = env_float("UPLOAD_WAIT_SECONDS", 30.0)
 BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 16)
+# API plumbing lives in config/api/: every 4xx answers {"error": {"code", "message",
+# "fields"}}, the schema class documents those responses on every operation, unknown
+# query parameters and orderings are a 400.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.CatalogWriteAccess"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "config.api.query.StrictOrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PagePagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.api.throttling.AnonThrottle",
+        "config.api.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),
@@ -206,6 +210,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "AnalysisStatusEnum": "clipanalysis.models.AnalysisResult.Status",
+        "ProductStatusEnum": "catalog.filtersets.ProductAnalysisStatus.CHOICES",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------
@@ -216,34 +227,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-# --- REST API plumbing (config/api/): error shape, access, strict queries ------
-# Every 4xx answers {"error": {"code", "message", "fields"}}; the schema class
-# documents those responses on every operation; unknown orderings are a 400.
-REST_FRAMEWORK.update(
-    {
-        "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
-        "DEFAULT_SCHEMA_CLASS": "config.api.schema.ApiAutoSchema",
-        "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.CatalogWriteAccess"],
-        "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PagePagination",
-        "DEFAULT_FILTER_BACKENDS": [
-            "django_filters.rest_framework.DjangoFilterBackend",
-            "config.api.query.StrictOrderingFilter",
-        ],
-        "DEFAULT_THROTTLE_CLASSES": [
-            "config.api.throttling.AnonThrottle",
-            "config.api.throttling.UserThrottle",
-        ],
-    }
-)
-SPECTACULAR_SETTINGS.update(
-    {
-        "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-        "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-        "SERVE_AUTHENTICATION": [],
-        "ENUM_NAME_OVERRIDES": {
-            "AnalysisStatusEnum": "clipanalysis.models.AnalysisResult.Status",
-            "ProductStatusEnum": "catalog.filtersets.ProductAnalysisStatus.CHOICES",
-        },
-    }
-)
