@@ -202,14 +202,7 @@ def compute(result: AnalysisResult) -> dict:
     report = facts.report
     return {
         "quality": report.as_dict(),
-        "quality_passed": report.passed,
-        "quality_failures": report.failures,
-        "min_side": int(report.value("resolution") or 0),
-        "blur_score": report.value("blur"),
-        "brightness_score": report.value("brightness"),
-        "contrast_score": report.value("contrast"),
-        "aspect_ratio": report.value("aspect_ratio"),
-        "is_grayscale": not next(c.passed for c in report.checks if c.name == "grayscale"),
+        **report.summary_fields(),
         "duplicate_of_id": facts.duplicate_of,
         "duplicate_distance": facts.duplicate_distance,
         "similarity_score": score,

@@ -101,6 +101,20 @@ class QualityReport:
     def value(self, name: str) -> float | None:
         return next((check.value for check in self.checks if check.name == name), None)
 
+    def summary_fields(self) -> dict:
+        """The headline numbers, named as ``AnalysisResult`` and the API name them."""
+        grayscale = next((c for c in self.checks if c.name == "grayscale"), None)
+        return {
+            "quality_passed": self.passed,
+            "quality_failures": self.failures,
+            "min_side": int(self.value("resolution") or 0),
+            "blur_score": self.value("blur"),
+            "brightness_score": self.value("brightness"),
+            "contrast_score": self.value("contrast"),
+            "aspect_ratio": self.value("aspect_ratio"),
+            "is_grayscale": grayscale is not None and not grayscale.passed,
+        }
+
     def as_dict(self) -> dict:
         return {
             "preset": self.preset,

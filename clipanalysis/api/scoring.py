@@ -191,14 +191,7 @@ def score_pairs(
             {
                 "similarity_score": score,
                 "is_match": is_match,
-                "quality_passed": report.passed,
-                "quality_failures": report.failures,
-                "min_side": int(report.value("resolution") or 0),
-                "blur_score": report.value("blur"),
-                "brightness_score": report.value("brightness"),
-                "contrast_score": report.value("contrast"),
-                "aspect_ratio": report.value("aspect_ratio"),
-                "is_grayscale": not next(c.passed for c in report.checks if c.name == "grayscale"),
+                **report.summary_fields(),
                 "passed": is_match and report.passed,
                 "reason": "; ".join(reasons) if reasons else "All checks passed.",
             }
