@@ -44,10 +44,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from clipanalysis.models import Verdict
-from training.csv_format import TrainingRow, write_training_csv
+from training.csv_format import (
+    EXPORT_INFO_FILENAME,
+    MATCH,
+    MISMATCH,
+    TrainingRow,
+    write_training_csv,
+)
 
-MATCH, MISMATCH = "match", "mismatch"
-EXPORT_INFO_FILENAME = "export.json"
 NEGATIVE_ATTEMPTS_PER_ROW = 20
 
 
