@@ -59,9 +59,10 @@ from training.demo.synthetic_eval import (
 from training.demo.tokenizer import VOCAB_SIZE, build_clip_tokenizer
 from training.model_metadata import write_model_metadata
 
-DEFAULT_EPOCHS = 12
+DEFAULT_EPOCHS = 10
 DEFAULT_N_TRAIN = 12_000
 DEFAULT_BATCH_SIZE = 256
+DEFAULT_LEARNING_RATE = 1.5e-3
 DEFAULT_N_HELDOUT = 1000
 HELDOUT_SEED_OFFSET = 10_000
 MAX_LOGIT_SCALE = math.log(100.0)
@@ -76,7 +77,7 @@ class DemoArchitecture:
     hidden_size: int = 128
     intermediate_size: int = 512
     vision_layers: int = 4
-    text_layers: int = 2
+    text_layers: int = 1  # templated catalog texts need little depth
     attention_heads: int = 2
     projection_dim: int = 128
 
@@ -293,10 +294,10 @@ def build_demo_model(
     *,
     architecture: DemoArchitecture | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    learning_rate: float = 1e-3,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
     n_heldout: int = DEFAULT_N_HELDOUT,
     heldout_seed: int | None = None,
-    render_size: int = 128,
+    render_size: int = 96,
     pattern_text_rate: float = 0.0,
     workers: int | None = None,
     threads: int | None = None,
