@@ -83,9 +83,9 @@ def test_patterned_product_differs_from_plain(pattern):
         # The accent (white on blue) covers a good share of a patterned surface only.
         assert (plain_pixels.min(axis=1) > 180).mean() < 0.02
         assert (patterned_pixels.min(axis=1) > 180).mean() > 0.08, category
-        # ... while the product keeps its colour.
-        median = np.median(patterned_pixels, axis=0)
-        assert np.abs(median - COLOURS["blue"]).sum() < 90, category
+        # ... while a good share of the product keeps its colour.
+        blue = np.abs(patterned_pixels - COLOURS["blue"]).sum(axis=1) < 90
+        assert blue.mean() > 0.25, category
 
 
 def test_descriptions_name_the_true_attributes():
