@@ -59,7 +59,7 @@ from training.demo.synthetic_eval import (
 from training.demo.tokenizer import VOCAB_SIZE, build_clip_tokenizer
 from training.model_metadata import write_model_metadata
 
-DEFAULT_EPOCHS = 10
+DEFAULT_EPOCHS = 8
 DEFAULT_N_TRAIN = 12_000
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_LEARNING_RATE = 1.5e-3
