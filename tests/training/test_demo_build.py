@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,11 @@ def test_rebuild_replaces_the_model_and_leaves_no_temporary_directory(tmp_path):
     assert (output / "model.safetensors").read_bytes() != weights
     assert first.output_dir == output.resolve()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["demo-clip"]
+    # Readable like any other folder (mkdtemp would leave it owner-only).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert output.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (output / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_command_skips_an_existing_model(tmp_path, capsys):

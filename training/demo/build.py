@@ -402,8 +402,19 @@ def _check_replaceable(output: Path) -> None:
         raise FileExistsError(f"{output} exists and is not a model directory; not replacing it.")
 
 
+def _usual_permissions(directory: Path) -> None:
+    """``mkdtemp`` makes an owner-only folder; give it the modes any new folder gets, so a
+    web server or worker running as another user can read the model."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for path in directory.iterdir():
+        path.chmod(0o666 & ~umask)
+
+
 def _move_into_place(building: Path, output: Path) -> None:
     """Swap the finished directory in; the old model (if any) is removed only afterwards."""
+    _usual_permissions(building)
     if not output.exists():
         building.rename(output)
         return
