@@ -177,6 +177,9 @@ class ClipService:
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised float32 text embeddings; repeated texts come from a cache."""
         missing = list(dict.fromkeys(text for text in texts if text not in self._text_cache))
+        if len(self._text_cache) + len(missing) > self._text_cache_limit:
+            self._text_cache.clear()  # make room before, never during, a call
+            missing = list(dict.fromkeys(texts))
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
             inputs = self.processor(
@@ -187,8 +190,6 @@ class ClipService:
                     input_ids=i["input_ids"], attention_mask=i["attention_mask"]
                 )
             )
-            if len(self._text_cache) + len(batch) > self._text_cache_limit:
-                self._text_cache.clear()
             self._text_cache.update(zip(batch, embeddings, strict=True))
         if not texts:
             return torch.empty(0, self.embedding_dim)

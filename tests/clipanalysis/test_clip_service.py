@@ -97,3 +97,13 @@ def test_get_clip_service_serves_the_active_model_once_per_process(clean_clip_se
     first = get_clip_service()
     assert get_clip_service() is first
     assert first.model_name.endswith("tiny-clip0")
+
+
+def test_text_cache_overflow_within_one_call_still_returns_every_embedding(tiny_clip_dir):
+    service = ClipService.load(tiny_clip_dir, device="cpu", dtype="float32", batch_size=4)
+    service._text_cache_limit = 6
+    service.text_embeddings(["warm one", "warm two", "warm three"])
+    texts = [f"product number {i}" for i in range(10)]
+    embeddings = service.text_embeddings(texts)
+    assert embeddings.shape[0] == 10
+    assert torch.allclose(embeddings[0], service.text_embeddings([texts[0]])[0], atol=1e-6)
