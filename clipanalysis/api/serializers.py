@@ -63,11 +63,38 @@ def analysis_reason(result: AnalysisResult) -> str:
     return "; ".join(reasons) if reasons else "All checks passed."
 
 
-class AnalysisSummarySerializer(serializers.ModelSerializer):
-    """The current analysis of an image, as shown inside products and images."""
+QUALITY_MEASURES = [
+    "quality_passed",
+    "quality_failures",
+    "min_side",
+    "blur_score",
+    "brightness_score",
+    "contrast_score",
+    "aspect_ratio",
+    "is_grayscale",
+    "duplicate_of",
+]
+
+
+class AnalysisOutcomeFields(serializers.Serializer):
+    """``passed``, ``reason`` and the scoring model: shared by every analysis view.
+
+    Subclasses list the ones they show in ``Meta.fields``.
+    """
 
     model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
     passed = serializers.SerializerMethodField()
+    reason = serializers.SerializerMethodField()
+
+    def get_passed(self, result: AnalysisResult) -> bool:
+        return analysis_passed(result)
+
+    def get_reason(self, result: AnalysisResult) -> str:
+        return analysis_reason(result)
+
+
+class AnalysisSummarySerializer(AnalysisOutcomeFields, serializers.ModelSerializer):
+    """The current analysis of an image, as shown inside products and images."""
 
     class Meta:
         model = AnalysisResult
@@ -87,16 +114,10 @@ class AnalysisSummarySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_passed(self, result: AnalysisResult) -> bool:
-        return analysis_passed(result)
 
-
-class AnalysisResultSerializer(serializers.ModelSerializer):
+class AnalysisResultSerializer(AnalysisOutcomeFields, serializers.ModelSerializer):
     product = serializers.IntegerField(source="image.product_id", read_only=True)
     sku = serializers.CharField(source="image.product.sku", read_only=True)
-    model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
-    passed = serializers.SerializerMethodField()
-    reason = serializers.SerializerMethodField()
 
     class Meta:
         model = AnalysisResult
@@ -119,16 +140,8 @@ class AnalysisResultSerializer(serializers.ModelSerializer):
             "match_probability",
             "zero_shot_label",
             "zero_shot_results",
-            "quality_passed",
-            "quality_failures",
+            *QUALITY_MEASURES,
             "quality",
-            "min_side",
-            "blur_score",
-            "brightness_score",
-            "contrast_score",
-            "aspect_ratio",
-            "is_grayscale",
-            "duplicate_of",
             "duplicate_distance",
             "created_at",
             "started_at",
@@ -137,12 +150,6 @@ class AnalysisResultSerializer(serializers.ModelSerializer):
             "clip_ms",
         ]
         read_only_fields = fields
-
-    def get_passed(self, result: AnalysisResult) -> bool:
-        return analysis_passed(result)
-
-    def get_reason(self, result: AnalysisResult) -> str:
-        return analysis_reason(result)
 
 
 class VerdictSerializer(serializers.ModelSerializer):
@@ -238,7 +245,7 @@ class SeedUploadRequestSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class SeedUploadResultSerializer(serializers.ModelSerializer):
+class SeedUploadResultSerializer(AnalysisOutcomeFields, serializers.ModelSerializer):
     """The seed's ``/upload`` answer (its field names), plus ids to follow up with."""
 
     id = serializers.IntegerField(source="image_id", read_only=True, help_text="Image id.")
@@ -250,14 +257,11 @@ class SeedUploadResultSerializer(serializers.ModelSerializer):
     height = serializers.IntegerField(source="image.height", read_only=True)
     format = serializers.CharField(source="image.format", read_only=True)
     upload_date = serializers.DateTimeField(source="image.uploaded_at", read_only=True)
-    passed = serializers.SerializerMethodField()
-    reason = serializers.SerializerMethodField()
     clip_similarity_score = serializers.FloatField(
         source="similarity_score", read_only=True, allow_null=True
     )
     clip_match_status = serializers.CharField(source="status_text", read_only=True)
     clip_is_match = serializers.BooleanField(source="is_match", read_only=True, allow_null=True)
-    model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
     already_uploaded = serializers.SerializerMethodField(
         help_text="The same file was already on this product: it was not analysed again."
     )
@@ -284,25 +288,11 @@ class SeedUploadResultSerializer(serializers.ModelSerializer):
             "threshold",
             "match_probability",
             "zero_shot_label",
-            "quality_passed",
-            "quality_failures",
-            "min_side",
-            "blur_score",
-            "brightness_score",
-            "contrast_score",
-            "aspect_ratio",
-            "is_grayscale",
-            "duplicate_of",
+            *QUALITY_MEASURES,
             "model_version",
             "already_uploaded",
         ]
         read_only_fields = fields
-
-    def get_passed(self, result: AnalysisResult) -> bool:
-        return analysis_passed(result)
-
-    def get_reason(self, result: AnalysisResult) -> str:
-        return analysis_reason(result)
 
     def get_already_uploaded(self, result: AnalysisResult) -> bool:
         return bool(self.context.get("already_uploaded", False))
