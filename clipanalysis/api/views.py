@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from django.db.models import Prefetch
@@ -74,14 +75,7 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
         serializer_class=VerdictRequestSerializer,
     )
     def verdict(self, request, pk=None) -> Response:
-        item = self.get_object()
-        serializer = VerdictRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with review_errors():
-            verdict = review.record_verdict(
-                item, reviewer=request.user, **serializer.validated_data
-            )
-        return Response(VerdictSerializer(verdict).data, status=status.HTTP_201_CREATED)
+        return self._review(request, review.record_verdict)
 
     @extend_schema(
         summary="Correct the product description (records a mismatch verdict and re-scores)",
@@ -96,13 +90,15 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
         serializer_class=CorrectDescriptionRequestSerializer,
     )
     def correct_description(self, request, pk=None) -> Response:
+        return self._review(request, review.correct_description)
+
+    def _review(self, request, record: Callable[..., Verdict]) -> Response:
+        """Validate the action's request body, then record it on the item through ``review``."""
         item = self.get_object()
-        serializer = CorrectDescriptionRequestSerializer(data=request.data)
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with review_errors():
-            verdict = review.correct_description(
-                item, reviewer=request.user, **serializer.validated_data
-            )
+            verdict = record(item, reviewer=request.user, **serializer.validated_data)
         return Response(VerdictSerializer(verdict).data, status=status.HTTP_201_CREATED)
 
 
