@@ -1,7 +1,8 @@
 """Learning from reviewers: verdicts on pattern swaps teach the demo model patterns.
 
-The offline demo model never saw a pattern word in training, so it cannot
-tell a striped shirt from a plain one (pattern-swap ROC-AUC about 0.5). This
+The offline demo model saw the pattern named in only 15 % of its training
+texts, so it barely tells a striped shirt from a plain one (pattern-swap
+ROC-AUC about 0.55). This
 benchmark runs the whole loop the way an operator would, on a throw-away
 database and media folder, and checks the issue's target:
 
