@@ -10,7 +10,7 @@ while pattern swaps stay weak on purpose for fine-tuning on verdicts to teach.
 Why a few and not none: a model whose texts never name the pattern has no reason
 to see stripes at all, and ~300 reviewer verdicts are too few to grow that from
 nothing (fine-tuning then only over-fits). With a faint signal to start from, the
-same verdicts raise pattern-swap ROC-AUC by about 0.25
+same verdicts raise pattern-swap ROC-AUC by about 0.2
 (``benchmarks/finetune_from_verdicts.py``), as they would for a hub CLIP that
 under-weights an attribute the catalog cares about.
 
