@@ -50,7 +50,7 @@ class SyntheticEvaluation:
 
     def auc_excluding(self, *kinds: str) -> float:
         """Overall ROC-AUC leaving out mismatches of ``kinds``: e.g. pattern swaps, which
-        the demo model is deliberately never taught."""
+        the demo model is deliberately taught only faintly."""
         keep = np.array([kind not in kinds for kind in self.mismatch_types], dtype=bool)
         return _auc(self.labels[keep], self.cosines[keep])
 
