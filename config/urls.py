@@ -4,6 +4,9 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.static import serve
 
+# Under /api/ and /upload, 400s raised before any view (a disallowed Host) are JSON too.
+handler400 = "config.api.errors.bad_request"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),

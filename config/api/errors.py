@@ -2,13 +2,21 @@
 
 ``api_exception_handler`` is DRF's ``EXCEPTION_HANDLER``; ``ErrorSerializer``
 documents the shape in the OpenAPI schema; ``api_not_found`` answers paths
-under ``/api/`` that match no route, so clients never get an HTML page.
+under ``/api/`` that match no route, and ``bad_request`` (Django's ``handler400``)
+the 400s Django raises before any view runs (a disallowed ``Host`` header), so
+API clients never get an HTML page.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, JsonResponse
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -22,7 +30,8 @@ ERROR_BODY_SCHEMA = {
             "type": "string",
             "description": "Machine-readable: invalid, parse_error, not_authenticated, "
             "authentication_failed, permission_denied, not_found, method_not_allowed, "
-            "not_acceptable, unsupported_media_type, payload_too_large, conflict, throttled.",
+            "not_acceptable, unsupported_media_type, payload_too_large, conflict, throttled, "
+            "bad_request.",
         },
         "message": {"type": "string", "description": "What went wrong, for a person."},
         "fields": {
@@ -129,3 +138,19 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:
         error_body("not_found", f"No API endpoint at {request.path!r}."),
         status=status.HTTP_404_NOT_FOUND,
     )
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/") or path == "/upload"
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's ``handler400``: JSON with the error shape under the API, HTML elsewhere."""
+    if not is_api_path(request.path):
+        return defaults.bad_request(request, exception)
+    message = (
+        "The Host header names a host this service does not answer to (ALLOWED_HOSTS)."
+        if isinstance(exception, DisallowedHost)
+        else "The request is malformed."
+    )
+    return JsonResponse(error_body("bad_request", message), status=status.HTTP_400_BAD_REQUEST)

@@ -134,3 +134,18 @@ def test_an_unacceptable_accept_header_is_a_406(read_only_client):
     response = read_only_client.get("/api/v1/products/", HTTP_ACCEPT="application/xml")
     assert response.status_code == 406
     assert error_of(response)["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/products/", "/upload"])
+def test_a_disallowed_host_is_a_json_400_under_the_api(read_only_client, path):
+    response = read_only_client.get(path, HTTP_HOST="catalog.evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["code"] == "bad_request"
+    assert "ALLOWED_HOSTS" in error_of(response)["message"]
+
+
+def test_a_disallowed_host_stays_html_outside_the_api(client):
+    response = client.get("/admin/login/", HTTP_HOST="catalog.evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
