@@ -43,6 +43,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +104,7 @@ def mismatch_types(pattern_share: float) -> tuple[str, ...]:
     return ("pattern",) * patterns + tuple(rest)
 
 
-def seed_and_review(args, reviewer) -> dict[str, int]:
+def seed_and_review(args, reviewer) -> dict:
     """Steps 2 and 3: products through the save path, then a verdict on each review item."""
     from dataclasses import asdict
 
@@ -161,9 +162,7 @@ def seed_and_review(args, reviewer) -> dict[str, int]:
         else:
             record_verdict(item, reviewer=reviewer, decision="mismatch")
             counts["mismatch"] += 1
-        counts[f"type:{pair.mismatch_type or 'match'}"] = (
-            counts.get(f"type:{pair.mismatch_type or 'match'}", 0) + 1
-        )
+    counts["truth"] = Counter(pair.mismatch_type or "match" for pair in pairs)
     return counts
 
 
@@ -279,7 +278,7 @@ def main() -> int:
     print(
         f"Verdicts: {counts['match']} match, {counts['mismatch']} mismatch, "
         f"{counts['corrected']} corrected descriptions; by truth: "
-        + ", ".join(f"{k[5:]} {v}" for k, v in sorted(counts.items()) if k.startswith("type:"))
+        + ", ".join(f"{kind} {n}" for kind, n in sorted(counts["truth"].items()))
     )
     print(
         f"Export: train {export.train.rows} rows ({export.train.match} match, "
