@@ -190,12 +190,12 @@ def main() -> int:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
+    from clipanalysis.models import ModelVersion
+    from clipanalysis.registry import activate, register_model
     from training.calibration import fit_calibration
     from training.demo.build import build_demo_model
     from training.export import export_verdicts
     from training.finetune import FineTuneConfig, fine_tune, load_training_data
-    from training.models import ModelVersion
-    from training.registry import activate, register_model
 
     torch.set_num_threads(args.threads)
     timings = {}

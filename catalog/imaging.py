@@ -19,9 +19,6 @@ from PIL import Image, ImageOps
 
 DEFAULT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 DEFAULT_MAX_PIXELS = 40_000_000
-# CLIP centre-crops to a square: anything longer than this is letter-boxed first,
-# so a 1 x 10,000 strip neither explodes in size nor loses its product.
-MAX_ASPECT_FOR_MODEL = 2.0
 
 
 class BadImageError(ValueError):
@@ -115,18 +112,3 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         # 16-bit greyscale: scale to 8 bits rather than clipping to white.
         return image.point(lambda value: value / 256).convert("L").convert("RGB")
     return image.convert("RGB")
-
-
-def letterbox_for_model(
-    image: Image.Image, max_aspect: float = MAX_ASPECT_FOR_MODEL
-) -> Image.Image:
-    """Pad very long images to ``max_aspect`` so CLIP's square crop keeps the product."""
-    width, height = image.size
-    long_side, short_side = max(width, height), min(width, height)
-    if short_side == 0 or long_side / short_side <= max_aspect:
-        return image
-    target_short = round(long_side / max_aspect)
-    size = (width, target_short) if width >= height else (target_short, height)
-    canvas = Image.new("RGB", size, (255, 255, 255))
-    canvas.paste(image, ((size[0] - width) // 2, (size[1] - height) // 2))
-    return canvas

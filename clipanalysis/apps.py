@@ -6,4 +6,9 @@ class ClipAnalysisConfig(AppConfig):
     verbose_name = "Image analysis and review"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models and signals need the app registry ready.
         from clipanalysis import signals  # noqa: F401  (connects the save → analyse receivers)
+        from clipanalysis.clip_service import locate_scoring_model_with
+        from clipanalysis.registry import active_model_location
+
+        locate_scoring_model_with(active_model_location)

@@ -15,25 +15,30 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+from django.conf import settings  # settings only, never models: this module stays pure
 from PIL import Image
 from transformers import CLIPModel, CLIPProcessor
 
-from catalog.imaging import decode_image, letterbox_for_model
+from catalog.imaging import decode_image
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "openai/clip-vit-base-patch32"
 DEFAULT_THRESHOLD = 0.25
 ZERO_SHOT_TEMPLATES = ("a photo of a {label}", "a product photo of a {label}")
 # Downscale before padding/processing: CLIP sees 224 px, decoding gave us up to 40 Mpx.
 MAX_SIDE_BEFORE_PROCESSING = 1024
+# CLIP centre-crops to a square: anything longer than this is letter-boxed first,
+# so a 1 x 10,000 strip neither explodes in size nor loses its product.
+MAX_ASPECT_FOR_MODEL = 2.0
+
+ImageInput = Image.Image | str | Path
 
 
 class ModelLoadError(RuntimeError):
@@ -78,6 +83,36 @@ def cosine_to_score(cosine: torch.Tensor | np.ndarray | float):
     return np.clip(cosine, 0.0, 1.0)
 
 
+def letterbox_for_model(
+    image: Image.Image, max_aspect: float = MAX_ASPECT_FOR_MODEL
+) -> Image.Image:
+    """Pad very long images to ``max_aspect`` so CLIP's square crop keeps the product."""
+    width, height = image.size
+    long_side, short_side = max(width, height), min(width, height)
+    if short_side == 0 or long_side / short_side <= max_aspect:
+        return image
+    target_short = round(long_side / max_aspect)
+    size = (width, target_short) if width >= height else (target_short, height)
+    canvas = Image.new("RGB", size, (255, 255, 255))
+    canvas.paste(image, ((size[0] - width) // 2, (size[1] - height) // 2))
+    return canvas
+
+
+def as_image(image: ImageInput) -> Image.Image:
+    """A decoded image as it is, or a file path decoded safely (``BadImageError``)."""
+    return image if isinstance(image, Image.Image) else decode_image(image).image
+
+
+def normalised_features(output) -> torch.Tensor:
+    """The L2-normalised float32 projection of a ``get_*_features`` call.
+
+    transformers 5 returns an output object whose ``pooler_output`` is the
+    projected embedding; older versions return the tensor itself.
+    """
+    features = output.pooler_output if hasattr(output, "pooler_output") else output
+    return torch.nn.functional.normalize(features.float(), dim=-1)
+
+
 def prepare_image(image: Image.Image) -> Image.Image:
     """RGB, at most 1024 px, letter-boxed to a sane aspect ratio: what CLIP should see."""
     image = image.convert("RGB") if image.mode != "RGB" else image
@@ -85,26 +120,6 @@ def prepare_image(image: Image.Image) -> Image.Image:
         image = image.copy()
         image.thumbnail((MAX_SIDE_BEFORE_PROCESSING, MAX_SIDE_BEFORE_PROCESSING))
     return letterbox_for_model(image)
-
-
-@dataclass
-class MatchAnalysis:
-    similarity_score: float
-    is_match: bool
-    threshold: float
-    status: str
-    zero_shot_results: dict[str, float] | None = None
-    model_name: str = ""
-
-    def as_dict(self) -> dict:
-        return {
-            "similarity_score": self.similarity_score,
-            "is_match": self.is_match,
-            "threshold": self.threshold,
-            "status": self.status,
-            "zero_shot_results": self.zero_shot_results,
-            "model_name": self.model_name,
-        }
 
 
 def match_status(score: float, is_match: bool) -> str:
@@ -162,11 +177,13 @@ class ClipService:
         )
 
     # --- embeddings ---------------------------------------------------------
-    def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+    def image_embeddings(self, images: Sequence[ImageInput]) -> torch.Tensor:
         """L2-normalised float32 image embeddings, shape (n, projection_dim)."""
         chunks = []
         for start in range(0, len(images), self.batch_size):
-            batch = [prepare_image(image) for image in images[start : start + self.batch_size]]
+            batch = [
+                prepare_image(as_image(image)) for image in images[start : start + self.batch_size]
+            ]
             inputs = self.processor(images=batch, return_tensors="pt")
             pixels = inputs["pixel_values"].to(self.device, self.dtype)
             chunks.append(
@@ -198,11 +215,7 @@ class ClipService:
     def _forward(self, call) -> torch.Tensor:
         with torch.inference_mode():
             output = call()
-        # transformers 5: get_*_features return an output object; the projected
-        # embedding is its pooler_output.
-        features = output.pooler_output if hasattr(output, "pooler_output") else output
-        features = features.float().cpu()
-        return torch.nn.functional.normalize(features, dim=-1)
+        return normalised_features(output).cpu()
 
     @property
     def embedding_dim(self) -> int:
@@ -210,7 +223,7 @@ class ClipService:
 
     # --- scoring ------------------------------------------------------------
     def cosine_similarities(
-        self, images: Sequence[Image.Image], texts: Sequence[str]
+        self, images: Sequence[ImageInput], texts: Sequence[str]
     ) -> torch.Tensor:
         """Raw cosine similarity of each image with the text at the same position."""
         if len(images) != len(texts):
@@ -218,12 +231,22 @@ class ClipService:
         return (self.image_embeddings(images) * self.text_embeddings(texts)).sum(dim=-1)
 
     def batch_compute_similarity(
-        self, images: Sequence[Image.Image], texts: Sequence[str]
+        self,
+        images: Sequence[ImageInput] | None = None,
+        texts: Sequence[str] = (),
+        *,
+        image_paths: Sequence[str | Path] | None = None,
     ) -> list[float]:
-        """``similarity_score`` of each image with the text at the same position."""
-        return [float(score) for score in cosine_to_score(self.cosine_similarities(images, texts))]
+        """``similarity_score`` of each image with the text at the same position.
 
-    def compute_similarity(self, image: Image.Image, text: str) -> float:
+        Images may be decoded images or file paths (the seed's ``image_paths=``).
+        """
+        if images is None and image_paths is None:
+            raise TypeError("batch_compute_similarity needs images or image_paths")
+        chosen = list(images if images is not None else image_paths)
+        return [float(score) for score in cosine_to_score(self.cosine_similarities(chosen, texts))]
+
+    def compute_similarity(self, image: ImageInput, text: str) -> float:
         return self.batch_compute_similarity([image], [text])[0]
 
     def similarity_from_embedding(self, image_embedding: torch.Tensor, text: str) -> float:
@@ -232,15 +255,17 @@ class ClipService:
 
     def zero_shot_classify(
         self,
-        image: Image.Image | torch.Tensor,
-        labels: Sequence[str],
+        image: ImageInput | torch.Tensor,
+        labels: Sequence[str] | None = None,
         templates: Sequence[str] = ZERO_SHOT_TEMPLATES,
     ) -> dict[str, float]:
         """Probabilities over ``labels`` (softmax of scaled similarities), highest first.
 
-        ``image`` may be a precomputed image embedding. Each label's text
-        embedding is the normalised mean over the prompt templates.
+        ``image`` may be a file path, a decoded image or a precomputed image
+        embedding; ``labels`` default to ``CLIP_ZERO_SHOT_LABELS``. Each label's
+        text embedding is the normalised mean over the prompt templates.
         """
+        labels = list(settings.CLIP_ZERO_SHOT_LABELS if labels is None else labels)
         if not labels:
             return {}
         image_embedding = (
@@ -264,9 +289,7 @@ class ClipService:
         zero_shot_labels: Sequence[str] | None = None,
     ) -> dict:
         """Seed-compatible one-shot analysis of an image file against a description."""
-        image = (
-            image_path if isinstance(image_path, Image.Image) else decode_image(image_path).image
-        )
+        image = as_image(image_path)
         limit = self.threshold if threshold is None else threshold
         embedding = self.image_embeddings([image])[0]
         score = self.similarity_from_embedding(embedding, description)
@@ -276,19 +299,30 @@ class ClipService:
             if use_zero_shot
             else None
         )
-        return MatchAnalysis(
-            similarity_score=score,
-            is_match=is_match,
-            threshold=limit,
-            status=match_status(score, is_match),
-            zero_shot_results=zero_shot,
-            model_name=self.model_name,
-        ).as_dict()
+        return {
+            "similarity_score": score,
+            "is_match": is_match,
+            "threshold": limit,
+            "status": match_status(score, is_match),
+            "zero_shot_results": zero_shot,
+            "model_name": self.model_name,
+        }
 
 
 # --- one service per process ------------------------------------------------
 _services: dict[tuple, ClipService] = {}
 _services_lock = threading.Lock()
+# Where ``get_clip_service()`` without a name finds the scoring model: the app installs
+# ``clipanalysis.registry.active_model_location`` at start-up (``ClipAnalysisConfig.ready``),
+# so this module never imports the registry and stays free of Django models.
+ScoringModelLocator = Callable[[], tuple[str, float]]
+_scoring_model: ScoringModelLocator | None = None
+
+
+def locate_scoring_model_with(locator: ScoringModelLocator | None) -> None:
+    """Set what ``get_clip_service()`` without a name serves: ``(name_or_path, threshold)``."""
+    global _scoring_model
+    _scoring_model = locator
 
 
 @lru_cache(maxsize=1)
@@ -304,15 +338,15 @@ def get_clip_service(
 
     Called inside the worker (django-q2 forks workers, and torch must not be
     initialised before the fork), so the model loads once per worker process.
-    Without a name it serves the scoring model the registry says is active.
+    Code that knows its model passes the name; without one (the seed's
+    ``get_clip_service()``) it serves the scoring model the registry says is
+    active, or ``CLIP_MODEL_NAME`` outside the app.
     """
-    from django.conf import settings  # settings only, never models: this module stays pure
-
     if name_or_path is None:
-        from training.registry import active_model_location
-
-        name_or_path, registry_threshold = active_model_location()
-        threshold = registry_threshold if threshold is None else threshold
+        name_or_path, located_threshold = (
+            _scoring_model() if _scoring_model is not None else (settings.CLIP_MODEL_NAME, None)
+        )
+        threshold = located_threshold if threshold is None else threshold
     key = (str(name_or_path), settings.CLIP_DEVICE, settings.CLIP_DTYPE)
     with _services_lock:
         service = _services.get(key)
@@ -331,6 +365,29 @@ def get_clip_service(
     return service
 
 
+def analyze_image_text_match(
+    image_path: ImageInput,
+    description: str,
+    threshold: float | None = None,
+    use_zero_shot: bool = False,
+    zero_shot_labels: Sequence[str] | None = None,
+) -> dict:
+    """The seed's module-level one-shot analysis, with the scoring model.
+
+    Returns ``similarity_score``, ``is_match``, ``threshold``, ``status``
+    ("Match (score: 0.842)"), ``zero_shot_results`` (over ``zero_shot_labels``,
+    default ``CLIP_ZERO_SHOT_LABELS``) and ``model_name``.
+    """
+    labels = list(settings.CLIP_ZERO_SHOT_LABELS if zero_shot_labels is None else zero_shot_labels)
+    return get_clip_service().analyze_image_text_match(
+        image_path,
+        description,
+        threshold=threshold,
+        use_zero_shot=use_zero_shot,
+        zero_shot_labels=labels,
+    )
+
+
 def clear_clip_services() -> None:
     """Forget loaded models (after activating another, and between tests)."""
     with _services_lock:
@@ -338,7 +395,5 @@ def clear_clip_services() -> None:
 
 
 def _default_threads() -> int:
-    from django.conf import settings
-
     workers = max(1, int(settings.Q_CLUSTER.get("workers", 1)))
     return max(1, (os.cpu_count() or 1) // workers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,19 +21,24 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
+from PIL import Image
 
 from catalog.imaging import BadImageError, decode_image
 from catalog.models import ProductImage, description_hash
+from catalog.uploads import CheckedImage, store_listing_upload
 from clipanalysis import quality
 from clipanalysis.clip_service import ClipService, get_clip_service
-from clipanalysis.explanation import COLOURS, explain
-from clipanalysis.models import AnalysisResult, ImageEmbedding
-from training.models import ModelVersion
-from training.registry import active_model
+from clipanalysis.explanation import COLOURS
+from clipanalysis.models import AnalysisResult, ImageEmbedding, ModelVersion
+from clipanalysis.registry import active_model
+from clipanalysis.review import sync_review_item
+from clipanalysis.scoring import Judgement, ScoringOptions, calibrated_probability, judge
 
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "clipanalysis.tasks.analyse_image"
+RESCORE_CHUNK = 500
+CALIBRATION_UPDATE_BATCH = 500
 Status = AnalysisResult.Status
 
 
@@ -59,12 +64,28 @@ def request_analysis(
         if needs_work:
             to_enqueue.append(result.pk)
         elif result.status == Status.DONE:
-            from clipanalysis.review import sync_review_item
-
             sync_review_item(result)
     if to_enqueue:
         transaction.on_commit(lambda: enqueue(to_enqueue))
     return results
+
+
+def analyse_upload(
+    checked: CheckedImage, *, description: str, sku: str = "", title: str = ""
+) -> tuple[AnalysisResult, bool]:
+    """Store a seed-style upload and ask for its analysis; return the result and whether
+    the same file was already on the product.
+
+    One transaction: ``catalog.uploads.store_listing_upload`` (product by SKU,
+    image attached) and the request (idempotent: a known image and text reuse
+    the existing result; a failed one is retried). Enqueued when it commits.
+    """
+    with transaction.atomic():
+        image, created = store_listing_upload(
+            checked, description=description, sku=sku, title=title
+        )
+        result = request_analysis([image.pk], retry_failed=True)[0]
+    return result, not created
 
 
 def _make_current(
@@ -147,8 +168,6 @@ def analyse(result_id: int) -> str:
         _finish(result, {"status": Status.FAILED, "error": reason[:2000]})
         return f"failed: {reason}"
     _finish(result, {"status": Status.DONE, "error": "", **fields})
-    from clipanalysis.review import sync_review_item
-
     sync_review_item(result)
     return result.status_text
 
@@ -167,6 +186,22 @@ class ImageFacts:
     duplicate_distance: int | None
 
 
+def scoring_options(model_version: ModelVersion) -> ScoringOptions:
+    """How ``model_version`` judges, with the zero-shot and explanation settings."""
+    labels = tuple(settings.CLIP_ZERO_SHOT_LABELS) if settings.CLIP_USE_ZERO_SHOT else ()
+    families = {"colour": COLOURS, "category": settings.CLIP_ZERO_SHOT_LABELS}
+    return ScoringOptions(
+        threshold=model_version.threshold,
+        calibration=model_version.calibration,
+        zero_shot_labels=labels,
+        explain_families=families if settings.CLIP_EXPLAIN else {},
+    )
+
+
+def service_for(model_version: ModelVersion) -> ClipService:
+    return get_clip_service(model_version.name_or_path, threshold=model_version.threshold)
+
+
 def compute(result: AnalysisResult) -> dict:
     """Quality checks and CLIP scoring for one row; returns the fields to write."""
     started = time.perf_counter()
@@ -179,23 +214,10 @@ def compute(result: AnalysisResult) -> dict:
 
     started = time.perf_counter()
     model_version = result.model_version
-    service = get_clip_service(model_version.name_or_path, threshold=model_version.threshold)
+    service = service_for(model_version)
     embedding = image_embedding(service, model_version, result.image_hash, decoded.image)
-    score = service.similarity_from_embedding(embedding, result.description)
-    zero_shot = (
-        service.zero_shot_classify(embedding, settings.CLIP_ZERO_SHOT_LABELS)
-        if settings.CLIP_USE_ZERO_SHOT and settings.CLIP_ZERO_SHOT_LABELS
-        else None
-    )
-    explanation = (
-        explain(
-            service,
-            embedding,
-            result.description,
-            {"colour": COLOURS, "category": settings.CLIP_ZERO_SHOT_LABELS},
-        )
-        if settings.CLIP_EXPLAIN
-        else None
+    [judgement] = judge(
+        service, embedding[None, :], [result.description], scoring_options(model_version)
     )
     clip_ms = (time.perf_counter() - started) * 1000
 
@@ -205,16 +227,41 @@ def compute(result: AnalysisResult) -> dict:
         **report.summary_fields(),
         "duplicate_of_id": facts.duplicate_of,
         "duplicate_distance": facts.duplicate_distance,
-        "similarity_score": score,
-        "threshold": model_version.threshold,
-        "is_match": score >= model_version.threshold,
-        "match_probability": match_probability(model_version, score),
-        "zero_shot_results": zero_shot,
-        "zero_shot_label": next(iter(zero_shot), "") if zero_shot else "",
-        "explanation": explanation,
+        **judgement.result_fields(),
         "quality_ms": round(quality_ms, 2),
         "clip_ms": round(clip_ms, 2),
     }
+
+
+@dataclass(frozen=True)
+class UploadScore:
+    """One pair of a batch-score call: its quality report and CLIP judgement."""
+
+    report: quality.QualityReport
+    judgement: Judgement
+
+
+def score_uploads(
+    images: Sequence[Image.Image], descriptions: Sequence[str]
+) -> tuple[ModelVersion, list[UploadScore]]:
+    """Score pairs that are not stored (batch scoring) with the worker's code and model.
+
+    Duplicate detection needs stored images and is not part of it.
+    """
+    model_version = active_model()
+    service = service_for(model_version)
+    judgements = judge(
+        service,
+        service.image_embeddings(list(images)),
+        list(descriptions),
+        scoring_options(model_version),
+    )
+    preset = quality.get_preset(settings.QUALITY_PRESET)
+    scores = [
+        UploadScore(report=quality.run_quality_checks(image, preset), judgement=judgement)
+        for image, judgement in zip(images, judgements, strict=True)
+    ]
+    return model_version, scores
 
 
 def check_quality(image: ProductImage, pixels) -> ImageFacts:
@@ -267,11 +314,54 @@ def image_embedding(
 
 def match_probability(model_version: ModelVersion, score: float) -> float | None:
     """P(match) from the model's logistic calibration on reviewer verdicts, if fitted."""
-    calibration = model_version.calibration
-    if not calibration:
-        return None
-    logit = calibration["coef"] * score + calibration["intercept"]
-    return float(1.0 / (1.0 + np.exp(-logit)))
+    return calibrated_probability(model_version.calibration, score)
+
+
+def rescore_catalog(model_version: ModelVersion) -> int:
+    """Make every image's result for (content, description, ``model_version``) current.
+
+    In chunks of ``RESCORE_CHUNK`` images per transaction: new rows are enqueued
+    when their chunk commits; results the version already has (re-activating an
+    older version) are reused. Old versions' results stay readable, no longer
+    current; image embeddings are keyed by version, so nothing computed by
+    another model is reused. Returns how many images were queued for scoring.
+    """
+    image_ids = list(ProductImage.objects.order_by("pk").values_list("pk", flat=True))
+    queued = 0
+    for start in range(0, len(image_ids), RESCORE_CHUNK):
+        with transaction.atomic():
+            results = request_analysis(
+                image_ids[start : start + RESCORE_CHUNK], model_version=model_version
+            )
+            queued += sum(result.status == Status.PENDING for result in results)
+    logger.info("Re-scoring with %s: %d images queued", model_version, queued)
+    return queued
+
+
+def refresh_match_probabilities(model_version: ModelVersion) -> int:
+    """Rewrite ``match_probability`` on the version's scored results after its calibration
+    changed; returns how many changed.
+
+    Uses ``match_probability``, the formula new results get, so old and new results
+    agree. A worker that read the version before the calibration was stored may
+    still write the old value for its one result; the next fit (daily) corrects it.
+    """
+    results = AnalysisResult.objects.filter(
+        model_version=model_version, similarity_score__isnull=False
+    ).only("pk", "similarity_score", "match_probability")
+    changed = []
+    updated = 0
+    for result in results.iterator(chunk_size=2000):
+        probability = match_probability(model_version, result.similarity_score)
+        if probability != result.match_probability:
+            result.match_probability = probability
+            changed.append(result)
+        if len(changed) >= CALIBRATION_UPDATE_BATCH:
+            updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
+            changed = []
+    if changed:
+        updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
+    return updated
 
 
 # --- 3. recover ---------------------------------------------------------------

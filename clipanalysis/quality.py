@@ -9,11 +9,16 @@ CleanVision's misses are built in:
   packshot on pure white is not "too light";
 * near-duplicates use a Hamming-distance tolerance on perceptual hashes, not
   identical hashes only (see ``near_duplicates``).
+
+Every check is declared once, in ``QUALITY_CHECKS``: its name, what a failure
+means to a person, how it is measured, and the ``AnalysisResult`` column (and
+API field) that keeps its number. Result fields, API fields, labels and admin
+columns are all derived from that table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -48,7 +53,6 @@ class QualityPreset:
     grayscale_blocks: bool = False
     # Marketplace packshots must sit on pure white (RGB 255,255,255 ± 10).
     require_white_background: bool = False
-    near_duplicate_max_distance: int = 6
     blocking: tuple[str, ...] = ("resolution", "blur", "brightness", "contrast", "aspect_ratio")
 
 
@@ -99,21 +103,19 @@ class QualityReport:
         return [check.name for check in self.checks if check.blocking and not check.passed]
 
     def value(self, name: str) -> float | None:
-        return next((check.value for check in self.checks if check.name == name), None)
+        found = self.check(name)
+        return found.value if found is not None else None
+
+    def check(self, name: str) -> CheckResult | None:
+        return next((check for check in self.checks if check.name == name), None)
 
     def summary_fields(self) -> dict:
         """The headline numbers, named as ``AnalysisResult`` and the API name them."""
-        grayscale = next((c for c in self.checks if c.name == "grayscale"), None)
-        return {
-            "quality_passed": self.passed,
-            "quality_failures": self.failures,
-            "min_side": int(self.value("resolution") or 0),
-            "blur_score": self.value("blur"),
-            "brightness_score": self.value("brightness"),
-            "contrast_score": self.value("contrast"),
-            "aspect_ratio": self.value("aspect_ratio"),
-            "is_grayscale": grayscale is not None and not grayscale.passed,
-        }
+        fields = {"quality_passed": self.passed, "quality_failures": self.failures}
+        for declared in QUALITY_CHECKS:
+            if declared.field:
+                fields[declared.field] = declared.column_value(self.check(declared.name))
+        return fields
 
     def as_dict(self) -> dict:
         return {
@@ -211,38 +213,108 @@ def near_duplicates(
     return sorted(found, key=lambda pair: pair[1])
 
 
+# --- the checks ---------------------------------------------------------------------
+# A measure takes the RGB image and the preset and returns (value, passed, limit text),
+# or None when the check does not apply under this preset.
+Measurement = tuple[float, bool, str] | None
+
+
+def _resolution(image: Image.Image, preset: QualityPreset) -> Measurement:
+    side = min(image.size)
+    return side, side >= preset.min_side, f">= {preset.min_side} px"
+
+
+def _blur(image: Image.Image, preset: QualityPreset) -> Measurement:
+    blur = blur_score(image)
+    return blur, blur >= preset.min_blur, f">= {preset.min_blur}"
+
+
+def _brightness(image: Image.Image, preset: QualityPreset) -> Measurement:
+    brightness = product_brightness(image)
+    passed = preset.min_brightness <= brightness <= preset.max_brightness
+    return brightness, passed, f"{preset.min_brightness}-{preset.max_brightness}"
+
+
+def _contrast(image: Image.Image, preset: QualityPreset) -> Measurement:
+    contrast = float(luminance(image).std())
+    return contrast, contrast >= preset.min_contrast, f">= {preset.min_contrast}"
+
+
+def _aspect_ratio(image: Image.Image, preset: QualityPreset) -> Measurement:
+    width, height = image.size
+    aspect = max(width, height) / max(1, min(width, height))
+    return aspect, aspect <= preset.max_aspect_ratio, f"<= {preset.max_aspect_ratio}"
+
+
+def _grayscale(image: Image.Image, preset: QualityPreset) -> Measurement:
+    colourfulness = grayscale_score(image)
+    return colourfulness, colourfulness >= 3.0, ">= 3 (colour spread)"
+
+
+def _background(image: Image.Image, preset: QualityPreset) -> Measurement:
+    if not preset.require_white_background:
+        return None
+    white = white_background_fraction(image)
+    return white, white >= 0.9, ">= 90% of border pure white"
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """One check: what it is called, what a failure means, how it is measured, where
+    its number is kept (``field``: an ``AnalysisResult`` column and API field)."""
+
+    name: str
+    label: str
+    measure: Callable[[Image.Image, QualityPreset], Measurement] | None
+    field: str | None = None
+    field_type: type = float  # int, float or bool (bool: True when the check failed)
+
+    def column_value(self, check: CheckResult | None):
+        """The column's value for this check's result (``None``: not measured)."""
+        if self.field_type is bool:
+            return check is not None and not check.passed
+        if self.field_type is int:
+            return int(check.value) if check is not None else 0
+        return check.value if check is not None else None
+
+
+QUALITY_CHECKS: tuple[QualityCheck, ...] = (
+    QualityCheck("resolution", "Resolution too low", _resolution, "min_side", int),
+    QualityCheck("blur", "Image is blurry", _blur, "blur_score"),
+    QualityCheck("brightness", "Product too dark or too bright", _brightness, "brightness_score"),
+    QualityCheck("contrast", "Contrast too low", _contrast, "contrast_score"),
+    QualityCheck("aspect_ratio", "Aspect ratio too extreme", _aspect_ratio, "aspect_ratio"),
+    QualityCheck("grayscale", "Image is greyscale", _grayscale, "is_grayscale", bool),
+    QualityCheck("background", "Background is not pure white", _background),
+    # Measured by the pipeline against the other stored images (needs the database).
+    QualityCheck("duplicate", "Duplicate of another product's image", None),
+)
+CHECKS_BY_NAME = {check.name: check for check in QUALITY_CHECKS}
+# The AnalysisResult columns (and API fields) that hold a check's number.
+MEASURE_FIELDS = tuple(check.field for check in QUALITY_CHECKS if check.field)
+
+
+def check_label(name: str) -> str:
+    declared = CHECKS_BY_NAME.get(name)
+    return declared.label if declared else name.replace("_", " ").capitalize()
+
+
 def run_quality_checks(image: Image.Image, preset: QualityPreset) -> QualityReport:
     """Run every check on an RGB image; duplicates are judged by the caller with the hash."""
-    width, height = image.size
-    blocking = set(preset.blocking)
+    blocking = set(preset.blocking) | ({"grayscale"} if preset.grayscale_blocks else set())
     report = QualityReport(preset=preset.name, perceptual_hash=perceptual_hash(image))
-
-    def add(name: str, value: float, passed: bool, limit: str) -> None:
+    for declared in QUALITY_CHECKS:
+        measured = declared.measure(image, preset) if declared.measure else None
+        if measured is None:
+            continue
+        value, passed, limit = measured
         report.checks.append(
-            CheckResult(name, round(float(value), 4), bool(passed), limit, name in blocking)
+            CheckResult(
+                declared.name,
+                round(float(value), 4),
+                bool(passed),
+                limit,
+                declared.name in blocking,
+            )
         )
-
-    min_side = min(width, height)
-    add("resolution", min_side, min_side >= preset.min_side, f">= {preset.min_side} px")
-    blur = blur_score(image)
-    add("blur", blur, blur >= preset.min_blur, f">= {preset.min_blur}")
-    brightness = product_brightness(image)
-    add(
-        "brightness",
-        brightness,
-        preset.min_brightness <= brightness <= preset.max_brightness,
-        f"{preset.min_brightness}-{preset.max_brightness}",
-    )
-    contrast = float(luminance(image).std())
-    add("contrast", contrast, contrast >= preset.min_contrast, f">= {preset.min_contrast}")
-    aspect = max(width, height) / max(1, min(width, height))
-    add("aspect_ratio", aspect, aspect <= preset.max_aspect_ratio, f"<= {preset.max_aspect_ratio}")
-    colourfulness = grayscale_score(image)
-    is_grey = colourfulness < 3.0
-    if preset.grayscale_blocks:
-        blocking.add("grayscale")
-    add("grayscale", colourfulness, not is_grey, ">= 3 (colour spread)")
-    if preset.require_white_background:
-        white = white_background_fraction(image)
-        add("background", white, white >= 0.9, ">= 90% of border pure white")
     return report

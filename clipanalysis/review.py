@@ -15,14 +15,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from catalog.models import Product
 from clipanalysis.models import AnalysisResult, ReviewItem, Verdict
 
 Reason = ReviewItem.Reason
 State = ReviewItem.State
 Decision = Verdict.Decision
 
-DESCRIPTION_MAX_CHARS = 5000
-COMMENT_MAX_CHARS = 2000
+# The limits are the model fields' own; every form, serializer and check reads them here.
+DESCRIPTION_MAX_CHARS = Product._meta.get_field("description").max_length
+COMMENT_MAX_CHARS = Verdict._meta.get_field("comment").max_length
 
 # What the "Reviewers" group may do: review, never delete products.
 REVIEWER_PERMISSIONS = [
@@ -63,6 +65,13 @@ class AlreadyResolved(ReviewError):
             reason = item.closed_reason or "closed"
             message = f"Review {item.pk} is already closed ({reason}). Nothing was recorded."
         super().__init__(message)
+
+
+class AlreadyRecorded(AlreadyResolved):
+    """A double click: the same reviewer already recorded exactly this on the item.
+
+    Not a conflict: every surface treats it as done and moves on.
+    """
 
 
 class InvalidVerdict(ReviewError):
@@ -212,7 +221,10 @@ def _write_verdict(
     """Lock, check, append the verdict and resolve the item (inside ``atomic``)."""
     locked = ReviewItem.objects.select_for_update().get(pk=item.pk)
     if locked.state == State.RESOLVED:
-        raise AlreadyResolved(locked, locked.latest_verdict)
+        latest = locked.latest_verdict
+        if is_own_repeat(latest, reviewer, decision, corrected):
+            raise AlreadyRecorded(locked, latest)
+        raise AlreadyResolved(locked, latest)
     verdict = Verdict.objects.create(
         review_item=locked,
         result_id=locked.result_id,
@@ -229,6 +241,17 @@ def _write_verdict(
     for name in ("state", "assigned_to", "resolved_at", "closed_reason", "result_id"):
         setattr(item, name, getattr(locked, name))
     return verdict
+
+
+def is_own_repeat(verdict: Verdict | None, reviewer, decision: str, corrected: str) -> bool:
+    """The same reviewer already recorded exactly this (a double click, a resent request)."""
+    return (
+        verdict is not None
+        and reviewer is not None
+        and verdict.reviewer_id == reviewer.pk
+        and verdict.decision == decision
+        and verdict.corrected_description == corrected
+    )
 
 
 # --- moving through the queue ---------------------------------------------------
@@ -257,7 +280,7 @@ def review_queue(reviewer=None):
 
     With a reviewer, items another reviewer is working on are left out.
     """
-    items = ReviewItem.objects.open().order_by("priority", "-opened_at", "-id")
+    items = ReviewItem.objects.open().in_queue_order()
     if reviewer is not None:
         items = items.filter(
             Q(state=State.OPEN) | Q(assigned_to=reviewer) | Q(assigned_to__isnull=True)
@@ -276,12 +299,7 @@ def next_item_for(reviewer, after: ReviewItem | None = None) -> ReviewItem | Non
     if after is None:
         return queue.first()
     queue = queue.exclude(pk=after.pk)
-    later = queue.filter(
-        Q(priority__gt=after.priority)
-        | Q(priority=after.priority, opened_at__lt=after.opened_at)
-        | Q(priority=after.priority, opened_at=after.opened_at, pk__lt=after.pk)
-    )
-    return later.first() or queue.first()
+    return queue.after_in_queue(after).first() or queue.first()
 
 
 def latest_verdicts_for_image(image_id: int):
@@ -289,7 +307,7 @@ def latest_verdicts_for_image(image_id: int):
     return (
         Verdict.objects.filter(review_item__image_id=image_id)
         .select_related("reviewer", "result")
-        .order_by("-created_at", "-id")
+        .newest_first()
     )
 
 

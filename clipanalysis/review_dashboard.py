@@ -11,24 +11,13 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from clipanalysis.models import ReviewItem, Verdict
-from training.models import ModelVersion
+from clipanalysis.models import ModelVersion, ReviewItem, Verdict
 
 Decision = Verdict.Decision
-
-
-def counting_verdicts():
-    """The verdicts that count: the latest one of each review item."""
-    latest = Verdict.objects.filter(review_item=OuterRef("review_item")).order_by(
-        "-created_at", "-id"
-    )
-    return Verdict.objects.annotate(latest_id=Subquery(latest.values("pk")[:1])).filter(
-        pk=F("latest_id")
-    )
 
 
 def open_items_by_reason() -> list[tuple[str, int]]:
@@ -84,8 +73,9 @@ class Agreement:
 def agreement() -> tuple[Agreement, list[tuple[str, Agreement]]]:
     """Overall and per model version. "Bad image" verdicts say nothing about the text."""
     rows = (
-        counting_verdicts()
-        .filter(decision__in=[Decision.MATCH, Decision.MISMATCH], result__is_match__isnull=False)
+        Verdict.objects.latest_per_item()
+        .labelling()
+        .filter(result__is_match__isnull=False)
         .values("result__model_version", "result__is_match", "decision")
         .annotate(n=Count("pk"))
     )
@@ -112,8 +102,9 @@ def scores_by_decision() -> dict[str, list[float]]:
     """Similarity scores of the analyses reviewers ruled a match, and a mismatch."""
     scores: dict[str, list[float]] = {Decision.MATCH: [], Decision.MISMATCH: []}
     rows = (
-        counting_verdicts()
-        .filter(decision__in=list(scores), result__similarity_score__isnull=False)
+        Verdict.objects.latest_per_item()
+        .labelling()
+        .filter(result__similarity_score__isnull=False)
         .values_list("decision", "result__similarity_score")
     )
     for decision, score in rows:

@@ -3,13 +3,11 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from clipanalysis.api.scoring import SeedUploadView
+from clipanalysis.api.views.scoring import SeedUploadView
 from config.api.errors import api_not_found
 
 urlpatterns = [
-    path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("clipanalysis.api.urls")),
-    path("api/v1/", include("training.api.urls")),
     path("upload", SeedUploadView.as_view(), name="seed-upload"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import os
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
+# The one list of yes/no words: environment variables, query flags and API filters.
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(raw: str) -> bool | None:
+    """True or False for a yes/no word (any case, surrounding spaces), None for anything else."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -16,11 +27,9 @@ def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
+    value = parse_bool(raw) if raw.strip() else False
+    if value is not None:
+        return value
     raise ValueError(f"{name}={raw!r} is not a boolean (use one of {sorted(TRUE_WORDS)})")
 
 

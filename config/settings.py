@@ -68,7 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "training.context_processors.scoring_model",
+                "clipanalysis.context_processors.scoring_model",
             ],
         },
     },
@@ -215,7 +215,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "ENUM_NAME_OVERRIDES": {
         "AnalysisStatusEnum": "clipanalysis.models.AnalysisResult.Status",
-        "ProductStatusEnum": "catalog.filtersets.ProductAnalysisStatus.CHOICES",
+        "ProductStatusEnum": "clipanalysis.product_status.ProductAnalysisStatus.CHOICES",
     },
 }
 

@@ -16,13 +16,30 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clipanalysis.clip_service import clear_clip_services
+from clipanalysis.csv_format import write_training_csv
 from clipanalysis.review import ensure_reviewers_group
 from tests.tiny_clip import build_tiny_clip
+from tests.verdict_csvs import VerdictFiles, write_colour_images
 
 
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory) -> Path:
     return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def other_clip_dir(tmp_path_factory) -> Path:
+    """A second tiny CLIP with other weights: a different model version."""
+    return build_tiny_clip(tmp_path_factory.mktemp("other-clip"), seed=1)
+
+
+@pytest.fixture(scope="session")
+def verdict_files(tmp_path_factory) -> VerdictFiles:
+    """32 training rows (16 images) and 16 validation rows (8 other images), balanced."""
+    root = tmp_path_factory.mktemp("verdicts")
+    write_training_csv(root / "train.csv", write_colour_images(root, "train", 16, seed=1))
+    write_training_csv(root / "val.csv", write_colour_images(root, "val", 8, seed=2))
+    return VerdictFiles(root=root, train_csv=root / "train.csv", val_csv=root / "val.csv")
 
 
 @pytest.fixture(autouse=True)

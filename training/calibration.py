@@ -8,10 +8,10 @@ labelled (match or mismatch), a logistic regression of the verdict on
 ``clipanalysis.pipeline`` then writes ``match_probability`` on every new
 result of that version.
 
-This module is also the writer of ``match_probability`` on results that were
-scored before the calibration existed (or changed): ``apply_calibration``
-recomputes it with the pipeline's own formula. It touches no other field of
-``AnalysisResult``; everything else stays with the pipeline.
+The fit is stored through ``clipanalysis.registry`` (the writer of
+``ModelVersion``), and ``clipanalysis.pipeline.refresh_match_probabilities``
+rewrites ``match_probability`` on the version's existing results with the
+formula new results get.
 
 Runs daily through the django-q2 schedule ``fit_calibrations`` (added by a
 migration) and on demand with ``manage.py fit_calibration``.
@@ -28,14 +28,11 @@ from django.utils import timezone
 from sklearn.linear_model import LogisticRegression
 
 from catalog.models import description_hash
-from clipanalysis.models import AnalysisResult, Verdict
-from clipanalysis.pipeline import match_probability
+from clipanalysis import pipeline, registry
+from clipanalysis.models import AnalysisResult, ModelVersion, Verdict
 from training.export import labelled_pairs
-from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
-
-UPDATE_BATCH = 500
 
 
 def verdict_labels() -> dict[tuple[int, str, str], int]:
@@ -122,39 +119,12 @@ def fit_calibration(
     }
     if coef:
         calibration["score_at_p50"] = -intercept / coef
-    model_version.calibration = calibration
-    model_version.save(update_fields=["calibration"])
-    updated = apply_calibration(model_version)
+    registry.store_calibration(model_version, calibration)
+    updated = pipeline.refresh_match_probabilities(model_version)
     logger.info(
         "Calibrated %s on %d verdicts; %d results updated", model_version, len(labels), updated
     )
     return calibration
-
-
-def apply_calibration(model_version: ModelVersion) -> int:
-    """Write ``match_probability`` on the version's scored results; returns how many changed.
-
-    Uses ``clipanalysis.pipeline.match_probability``, the formula new results
-    get, so old and new results agree. A worker that read the version before
-    the calibration was stored may still write the old value for its one
-    result; the next fit (daily) corrects it.
-    """
-    results = AnalysisResult.objects.filter(
-        model_version=model_version, similarity_score__isnull=False
-    ).only("pk", "similarity_score", "match_probability")
-    changed = []
-    updated = 0
-    for result in results.iterator(chunk_size=2000):
-        probability = match_probability(model_version, result.similarity_score)
-        if probability != result.match_probability:
-            result.match_probability = probability
-            changed.append(result)
-        if len(changed) >= UPDATE_BATCH:
-            updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
-            changed = []
-    if changed:
-        updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
-    return updated
 
 
 def fit_calibrations(min_verdicts: int | None = None) -> dict[str, dict[str, Any] | None]:

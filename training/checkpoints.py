@@ -32,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import CLIPModel, CLIPProcessor
 
-from training.model_metadata import write_model_metadata
+from clipanalysis.model_metadata import write_model_metadata
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "trainer_state.json"

@@ -35,9 +35,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from catalog.imaging import decode_image
+from clipanalysis.batch_scoring import score_rows
 from clipanalysis.clip_service import ClipService
-from training.csv_format import TrainingRow, read_training_csv, write_csv_rows
+from clipanalysis.csv_format import read_training_csv
 
 
 @dataclass(frozen=True)
@@ -137,19 +137,7 @@ def _midway_below(values: np.ndarray, cut: float) -> float:
     return float((cut + below.max()) / 2) if below.size else cut
 
 
-# --- scoring rows ----------------------------------------------------------------------------
-def score_rows(
-    service: ClipService, rows: Sequence[TrainingRow], batch_size: int = 32
-) -> list[float]:
-    """``similarity_score`` of every row, decoding ``batch_size`` images at a time."""
-    scores: list[float] = []
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        images = [decode_image(row.image_path).image for row in batch]
-        scores += service.batch_compute_similarity(images, [row.text for row in batch])
-    return scores
-
-
+# --- evaluating a CSV ---------------------------------------------------------------------
 def evaluate_csv(
     service: ClipService,
     csv_path: str | Path,
@@ -169,59 +157,6 @@ def evaluate_csv(
     if plot_path is not None:
         plot_evaluation(report, labels, scores, plot_path)
     return report
-
-
-@dataclass(frozen=True)
-class BatchTestResult:
-    """Counts of a batch test; ``accuracy`` over the labelled rows, None when there are none."""
-
-    n: int
-    n_match: int
-    n_labelled: int
-    accuracy: float | None
-    output_path: Path
-
-
-def batch_test(
-    service: ClipService,
-    csv_path: str | Path,
-    root_dir: str | Path,
-    output_path: str | Path,
-    *,
-    threshold: float | None = None,
-) -> BatchTestResult:
-    """Score every row of ``image_path,text[,label]`` and write a results CSV.
-
-    Columns: ``image_path,text,similarity_score,is_match``, plus ``label,correct``
-    when the input has labels. Paths are written as in the input, relative to
-    ``root_dir``; cells are spreadsheet-safe.
-    """
-    root = Path(root_dir).resolve()
-    rows = read_training_csv(csv_path, root, require_label=False)
-    limit = service.threshold if threshold is None else threshold
-    scores = score_rows(service, rows, service.batch_size)
-    labelled = any(row.label for row in rows)
-    header = ["image_path", "text", "similarity_score", "is_match"]
-    header += ["label", "correct"] if labelled else []
-    table, correct = [], []
-    for row, score in zip(rows, scores, strict=True):
-        is_match = score >= limit
-        cells = [Path(row.image_path).relative_to(root).as_posix(), row.text, f"{score:.6f}"]
-        cells.append(str(is_match).lower())
-        if labelled:
-            right = (is_match == row.is_match) if row.label else None
-            cells += [row.label, "" if right is None else str(right).lower()]
-            if right is not None:
-                correct.append(right)
-        table.append(cells)
-    write_csv_rows(output_path, header, table)
-    return BatchTestResult(
-        n=len(rows),
-        n_match=sum(score >= limit for score in scores),
-        n_labelled=len(correct),
-        accuracy=float(np.mean(correct)) if correct else None,
-        output_path=Path(output_path),
-    )
 
 
 # --- presenting ------------------------------------------------------------------------------

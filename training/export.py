@@ -1,6 +1,6 @@
 """Export reviewer verdicts as fine-tuning data: ``train.csv``, ``val.csv`` and ``export.json``.
 
-The ORM side of the training data. ``training.csv_format`` owns the file
+The ORM side of the training data. ``clipanalysis.csv_format`` owns the file
 format (columns ``image_path,text,label``, spreadsheet-safe cells); this
 module decides which rows there are:
 
@@ -40,17 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
-from clipanalysis.models import Verdict
-from training.csv_format import (
+from clipanalysis.csv_format import (
     EXPORT_INFO_FILENAME,
     MATCH,
     MISMATCH,
     TrainingRow,
     write_training_csv,
 )
+from clipanalysis.models import Verdict
 
 NEGATIVE_ATTEMPTS_PER_ROW = 20
 
@@ -112,27 +112,10 @@ class ExportSummary:
 
 
 # --- 1. which verdicts count ------------------------------------------------------------
-def latest_verdicts():
-    """The verdict that counts for each review item: its newest (verdicts are append-only)."""
-    newest = (
-        Verdict.objects.values("review_item_id")
-        .annotate(newest=Max("id"))
-        .values_list("newest", flat=True)
-    )
-    return Verdict.objects.filter(pk__in=newest)
-
-
-def counting_verdicts(since: datetime | None = None, *, bad_image: bool = False):
-    """Newest verdicts of match/mismatch (or, with ``bad_image``, of "bad image")."""
-    if bad_image:
-        verdicts = latest_verdicts().filter(decision=Verdict.Decision.BAD_IMAGE)
-    else:
-        verdicts = latest_verdicts().filter(
-            decision__in=[Verdict.Decision.MATCH, Verdict.Decision.MISMATCH]
-        )
-    if since is not None:
-        verdicts = verdicts.filter(created_at__gte=since)
-    return verdicts
+def counted_verdicts(since: datetime | None = None):
+    """The verdict that counts for each review item (its newest), optionally since a moment."""
+    verdicts = Verdict.objects.latest_per_item()
+    return verdicts if since is None else verdicts.filter(created_at__gte=since)
 
 
 def labelled_pairs(since: datetime | None = None) -> list[LabelledPair]:
@@ -140,7 +123,7 @@ def labelled_pairs(since: datetime | None = None) -> list[LabelledPair]:
 
     With ``since``, only verdicts recorded at or after it.
     """
-    verdicts = counting_verdicts(since)
+    verdicts = counted_verdicts(since).labelling()
     pairs: dict[tuple[int, str, str], LabelledPair] = {}
     for verdict in verdicts.select_related("result__image__product").order_by("created_at", "id"):
         image = verdict.result.image
@@ -264,8 +247,10 @@ def export_verdicts(
         val_path=output / "val.csv",
         train=_write_side(output / "train.csv", sides["train"]),
         val=_write_side(output / "val.csv", sides["val"]),
-        verdicts_counted=counting_verdicts(since).count(),
-        bad_image_excluded=counting_verdicts(since, bad_image=True).count(),
+        verdicts_counted=counted_verdicts(since).labelling().count(),
+        bad_image_excluded=counted_verdicts(since)
+        .filter(decision=Verdict.Decision.BAD_IMAGE)
+        .count(),
         missing_images=len(pairs) - len(present),
         val_fraction=val_fraction,
         since=since,
@@ -306,8 +291,6 @@ def _write_side(path: Path, pairs: list[LabelledPair]) -> SplitSummary:
 
 def parse_since(value: str) -> datetime:
     """``2025-01-31`` (midnight, current time zone) or an ISO date-time, made aware."""
-    from django.utils.dateparse import parse_date, parse_datetime
-
     moment = parse_datetime(value)
     if moment is None:
         day = parse_date(value)

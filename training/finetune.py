@@ -55,6 +55,13 @@ from transformers import CLIPModel, CLIPProcessor
 
 from catalog.imaging import decode_image
 from clipanalysis.clip_service import ClipService, prepare_image, resolve_device
+from clipanalysis.csv_format import (
+    CsvValidationError,
+    TrainingRow,
+    default_root_dir,
+    read_training_csv,
+)
+from clipanalysis.model_metadata import METADATA_FILENAME, read_model_metadata, write_model_metadata
 from training.checkpoints import (
     CHECKPOINT_PREFIX,
     list_checkpoints,
@@ -64,14 +71,7 @@ from training.checkpoints import (
     save_checkpoint,
     save_model_dir,
 )
-from training.csv_format import (
-    CsvValidationError,
-    TrainingRow,
-    default_root_dir,
-    read_training_csv,
-)
 from training.evaluation import EvaluationReport, evaluate_scores, format_evaluation
-from training.model_metadata import METADATA_FILENAME, read_model_metadata, write_model_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
 
+from config.env import parse_bool
+
 NUL = "\x00"
 
 
@@ -111,18 +113,13 @@ class IdFilter(filters.NumberFilter):
 class StrictBooleanField(forms.Field):
     """true/false (also 1/0, yes/no); anything else is an error, not "no filter"."""
 
-    TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-    FALSE_WORDS = frozenset({"false", "0", "no", "off"})
-
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        word = str(value).strip().lower()
-        if word in self.TRUE_WORDS:
-            return True
-        if word in self.FALSE_WORDS:
-            return False
-        raise forms.ValidationError("Use true or false.", code="invalid")
+        parsed = parse_bool(str(value))
+        if parsed is None:
+            raise forms.ValidationError("Use true or false.", code="invalid")
+        return parsed
 
 
 class BooleanFilter(filters.BooleanFilter):

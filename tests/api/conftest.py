@@ -6,9 +6,9 @@ import pytest
 from django.core.cache import cache
 
 from catalog.models import Product
+from clipanalysis.models import ModelVersion
+from clipanalysis.registry import active_model
 from tests.factories import add_image, image_bytes, make_product, packshot
-from training.models import ModelVersion
-from training.registry import active_model
 
 
 @pytest.fixture(autouse=True)

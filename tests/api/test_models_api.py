@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from clipanalysis.models import AnalysisResult
+from clipanalysis.models import AnalysisResult, ModelVersion
+from clipanalysis.registry import register_model
 from tests.api.conftest import error_of
 from tests.conftest import token_client
 from tests.tiny_clip import build_tiny_clip
-from training.models import ModelVersion
-from training.registry import register_model
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/models/"

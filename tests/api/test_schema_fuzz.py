@@ -29,10 +29,10 @@ from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from clipanalysis.models import ReviewItem
+from clipanalysis.registry import active_model
 from config.wsgi import application
 from tests.api.conftest import MATCH_NONE, set_threshold
 from tests.factories import add_image, make_product
-from training.registry import active_model
 
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_MAX_EXAMPLES", "25"))
 # CI is repeatable (derandomised); API_FUZZ_RANDOM=1 explores new inputs on each run.

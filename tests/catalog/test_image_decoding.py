@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catalog.imaging import BadImageError, decode_image, letterbox_for_model
+from catalog.imaging import BadImageError, decode_image
 from tests.factories import image_bytes, packshot
 
 
@@ -71,11 +71,3 @@ def test_exif_rotation_is_applied():
     exif[0x0112] = 6  # rotate 90° clockwise on display
     decoded = decode_image(image_bytes(image, exif=exif.tobytes()))
     assert (decoded.width, decoded.height) == (100, 200)
-
-
-def test_long_strip_is_letterboxed_for_the_model():
-    strip = Image.new("RGB", (1000, 10), "red")
-    boxed = letterbox_for_model(strip)
-    assert boxed.size == (1000, 500)
-    assert boxed.getpixel((500, 250)) == (255, 0, 0)
-    assert boxed.getpixel((0, 0)) == (255, 255, 255)

@@ -5,7 +5,13 @@ import torch
 from PIL import Image
 from transformers import CLIPModel, CLIPProcessor
 
-from clipanalysis.clip_service import ClipService, ModelLoadError, get_clip_service, match_status
+from clipanalysis.clip_service import (
+    ClipService,
+    ModelLoadError,
+    get_clip_service,
+    letterbox_for_model,
+    match_status,
+)
 from tests.factories import packshot
 
 
@@ -107,3 +113,11 @@ def test_text_cache_overflow_within_one_call_still_returns_every_embedding(tiny_
     embeddings = service.text_embeddings(texts)
     assert embeddings.shape[0] == 10
     assert torch.allclose(embeddings[0], service.text_embeddings([texts[0]])[0], atol=1e-6)
+
+
+def test_long_strip_is_letterboxed_for_the_model():
+    strip = Image.new("RGB", (1000, 10), "red")
+    boxed = letterbox_for_model(strip)
+    assert boxed.size == (1000, 500)
+    assert boxed.getpixel((500, 250)) == (255, 0, 0)
+    assert boxed.getpixel((0, 0)) == (255, 255, 255)

@@ -10,9 +10,8 @@ from django.urls import reverse
 
 from catalog.models import Product
 from clipanalysis import review
-from clipanalysis.models import ReviewItem, Verdict
+from clipanalysis.models import ModelVersion, ReviewItem, Verdict
 from tests.clipanalysis.test_review_queue import scored_item
-from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 

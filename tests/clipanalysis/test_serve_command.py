@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from training.models import ModelVersion
+from clipanalysis.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
 from clipanalysis.models import AnalysisResult
-from clipanalysis.pipeline import match_probability
-from tests.training.verdict_factories import product_with_images, rule
+from clipanalysis.pipeline import match_probability, rescore_catalog
+from clipanalysis.registry import activate, active_model, register_model
+from tests.verdict_factories import product_with_images, rule
 from training.calibration import fit_calibration
-from training.registry import activate, active_model, register_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,7 +114,7 @@ def test_a_new_version_is_calibrated_from_the_verdicts_on_the_old_one(
     reviewed_catalog, other_clip_dir
 ):
     new_version = register_model(other_clip_dir)
-    activate(new_version)
+    rescore_catalog(activate(new_version))
 
     calibration = fit_calibration(new_version, min_verdicts=10)
 

@@ -11,10 +11,10 @@ from django.core.management import CommandError, call_command
 from transformers import CLIPModel, CLIPProcessor
 
 from clipanalysis.clip_service import ClipService
+from clipanalysis.model_metadata import read_model_metadata
 from training.demo.build import TINY_ARCHITECTURE, DemoBuildReport, build_demo_model
 from training.demo.catalog import MISMATCH_TYPES
 from training.demo.synthetic_eval import evaluate_on_synthetic, format_report
-from training.model_metadata import read_model_metadata
 
 
 def tiny_build(output: Path, seed: int = 0) -> DemoBuildReport:

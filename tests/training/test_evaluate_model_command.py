@@ -6,10 +6,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from clipanalysis.batch_scoring import score_rows
 from clipanalysis.clip_service import ClipService
-from training.csv_format import read_training_csv
-from training.evaluation import evaluate_scores, format_evaluation, score_rows
-from training.model_metadata import write_model_metadata
+from clipanalysis.csv_format import read_training_csv
+from clipanalysis.model_metadata import write_model_metadata
+from training.evaluation import evaluate_scores, format_evaluation
 
 pytestmark = pytest.mark.django_db
 

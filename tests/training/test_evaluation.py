@@ -5,14 +5,10 @@ import math
 import pytest
 from PIL import Image
 
+from clipanalysis.batch_scoring import score_rows
 from clipanalysis.clip_service import ClipService
-from training.csv_format import TrainingRow
-from training.evaluation import (
-    evaluate_scores,
-    format_evaluation,
-    plot_evaluation,
-    score_rows,
-)
+from clipanalysis.csv_format import TrainingRow
+from training.evaluation import evaluate_scores, format_evaluation, plot_evaluation
 
 # Matches score 0.35 and 0.8, mismatches 0.1 and 0.4: 3 of the 4 (match, mismatch) pairs are
 # ordered right, so ROC-AUC is exactly 0.75.

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from training.csv_format import MATCH, MISMATCH, default_root_dir, read_training_csv
+from clipanalysis.csv_format import MATCH, MISMATCH, default_root_dir, read_training_csv
 
 DATASETS = Path(__file__).resolve().parents[2] / "training" / "datasets"
 

@@ -8,9 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from clipanalysis.csv_format import read_training_csv
 from clipanalysis.models import AnalysisResult, Verdict
-from tests.training.verdict_factories import open_item, product_with_images, rule
-from training.csv_format import read_training_csv
+from tests.verdict_factories import open_item, product_with_images, rule
 from training.export import export_verdicts
 
 pytestmark = pytest.mark.django_db

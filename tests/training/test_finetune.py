@@ -12,15 +12,15 @@ from transformers import CLIPModel, CLIPProcessor
 
 from catalog.imaging import decode_image
 from clipanalysis.clip_service import ClipService
+from clipanalysis.csv_format import TrainingRow, read_training_csv
+from clipanalysis.model_metadata import read_model_metadata
 from training.checkpoints import list_checkpoints
-from training.csv_format import TrainingRow, read_training_csv
 from training.finetune import (
     FineTuneConfig,
     fine_tune,
     split_by_image,
     verdict_loss,
 )
-from training.model_metadata import read_model_metadata
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -5,8 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from training.model_metadata import read_model_metadata
-from training.models import ModelVersion
+from clipanalysis.model_metadata import read_model_metadata
+from clipanalysis.models import ModelVersion
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_torch_thread")]
 

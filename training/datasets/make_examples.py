@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from training.csv_format import TrainingRow, write_training_csv  # noqa: E402
+from clipanalysis.csv_format import TrainingRow, write_training_csv  # noqa: E402
 from training.demo.catalog import describe, make_pairs, render_jpeg  # noqa: E402
 
 IMAGE_SIZE = 96

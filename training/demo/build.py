@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
 from clipanalysis.clip_service import ClipService, cpu_supports_bf16
+from clipanalysis.model_metadata import write_model_metadata
 from training.demo.catalog import (
     CATEGORIES,
     COLOURS,
@@ -64,7 +65,6 @@ from training.demo.synthetic_eval import (
     evaluate_on_synthetic,
 )
 from training.demo.tokenizer import VOCAB_SIZE, build_clip_tokenizer
-from training.model_metadata import write_model_metadata
 
 DEFAULT_EPOCHS = 8
 DEFAULT_N_TRAIN = 12_000

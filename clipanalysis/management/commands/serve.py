@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from training.serving import prepare_scoring_model
+from clipanalysis.serving import prepare_scoring_model
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from training.demo.seeding import detection_report
+from training.seeding import detection_report
 
 
 class Command(BaseCommand):

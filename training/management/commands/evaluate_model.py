@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from training.csv_format import CsvValidationError, default_root_dir
+from clipanalysis.csv_format import CsvValidationError, default_root_dir
+from clipanalysis.management.commands._model_option import add_model_arguments, scoring_service
 from training.evaluation import evaluate_csv, format_evaluation
-from training.management.commands._model_option import add_model_arguments, scoring_service
 
 
 class Command(BaseCommand):

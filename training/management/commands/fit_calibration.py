@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from clipanalysis.models import ModelVersion
+from clipanalysis.registry import active_model
 from training.calibration import fit_calibration
-from training.models import ModelVersion
-from training.registry import active_model
 
 
 class Command(BaseCommand):

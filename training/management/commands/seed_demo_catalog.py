@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from training.demo.seeding import seed_catalog
+from training.seeding import seed_catalog
 
 
 class Command(BaseCommand):

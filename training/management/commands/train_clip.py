@@ -4,14 +4,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from training.csv_format import CsvValidationError
-from training.finetune import FineTuneConfig, fine_tune_from_csv, format_fine_tune_report
-from training.models import ModelVersion
+from clipanalysis.csv_format import CsvValidationError
+from clipanalysis.models import ModelVersion
 
-# The registry (training.registry) is the ORM layer that owns ModelVersion; this
+# The registry (clipanalysis.registry) is the ORM layer that owns ModelVersion; this
 # command only records the new model there. Activating it re-scores the whole
 # catalog, so that stays an operator's decision: manage.py activate_model.
-from training.registry import active_model_location, register_model
+from clipanalysis.registry import active_model_location, register_model
+from training.finetune import FineTuneConfig, fine_tune_from_csv, format_fine_tune_report
 
 
 class Command(BaseCommand):

@@ -1,1 +1,0 @@
-"""REST API for products and their images (``/api/v1/products/``, ``/api/v1/images/``)."""

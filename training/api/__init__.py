@@ -1,1 +1,0 @@
-"""REST API for model versions: list, metrics, activation (staff)."""
