@@ -50,6 +50,7 @@ browsers:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	SECRET_KEY=lint-only $(VENV)/bin/lint-imports
 
 ## Performance figures reported in README.md.
 benchmark: $(STAMP) var/secret_key

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.apps import apps as global_apps
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -318,8 +319,6 @@ def ensure_reviewers_group(apps=global_apps):
     Permissions are created first: in a fresh database they otherwise appear
     only after all migrations ran.
     """
-    from django.contrib.auth.management import create_permissions
-
     for app_label in {app_label for app_label, _ in REVIEWER_PERMISSIONS}:
         app_config = apps.get_app_config(app_label)
         app_config.models_module = getattr(app_config, "models_module", None) or True

@@ -114,6 +114,7 @@ def scores_by_decision() -> dict[str, list[float]]:
 
 def score_histogram_png(scores: dict[str, list[float]], threshold: float | None) -> bytes:
     """Overlaid histograms of reviewer-confirmed matches and mismatches, as PNG bytes."""
+    # Imported here: matplotlib costs a second at start-up and only this page draws.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

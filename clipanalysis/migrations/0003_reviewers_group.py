@@ -4,6 +4,7 @@ from django.db import migrations
 
 
 def create_reviewers_group(apps, schema_editor):
+    # Imported here: the group's permissions have one home, shared with the tests' fixtures.
     from clipanalysis.review import ensure_reviewers_group
 
     ensure_reviewers_group(apps)
