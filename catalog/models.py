@@ -37,10 +37,6 @@ class Product(models.Model):
     def __str__(self) -> str:
         return f"{self.sku} — {self.title or self.description[:40]}"
 
-    @property
-    def description_hash(self) -> str:
-        return description_hash(self.description)
-
 
 def description_hash(text: str) -> str:
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()

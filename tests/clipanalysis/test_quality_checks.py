@@ -5,8 +5,16 @@ import io
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
+from clipanalysis.api.serializers.analyses import AnalysisResultSerializer
+from clipanalysis.api.serializers.scoring import (
+    BatchItemResultSerializer,
+    SeedUploadResultSerializer,
+)
+from clipanalysis.models import AnalysisResult
 from clipanalysis.quality import (
     PRESETS,
+    QUALITY_CHECKS,
+    check_label,
     get_preset,
     hash_distance,
     near_duplicates,
@@ -102,3 +110,16 @@ def test_near_duplicates_tolerate_recompression_and_small_crops_but_not_other_im
 def test_unknown_preset_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown quality preset"):
         get_preset("nope")
+
+
+def test_every_check_that_keeps_a_number_has_a_result_column_and_api_fields():
+    """Adding a check to QUALITY_CHECKS with a ``field`` needs only its column (migration)."""
+    columns = {field.name for field in AnalysisResult._meta.get_fields()}
+    batch_fields = set(BatchItemResultSerializer().fields)
+    for declared in QUALITY_CHECKS:
+        assert check_label(declared.name) == declared.label
+        if declared.field:
+            assert declared.field in columns, declared.field
+            assert declared.field in AnalysisResultSerializer.Meta.fields
+            assert declared.field in SeedUploadResultSerializer.Meta.fields
+            assert declared.field in batch_fields
