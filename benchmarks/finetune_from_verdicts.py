@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,8 +107,7 @@ def mismatch_types(pattern_share: float) -> tuple[str, ...]:
 
 def seed_and_review(args, reviewer) -> dict:
     """Steps 2 and 3: products through the save path, then a verdict on each review item."""
-    from dataclasses import asdict
-
+    # Imported here, as in main: models need django.setup() on this run's settings.
     from django.core.files.base import ContentFile
     from django.db import transaction
 
@@ -167,6 +167,7 @@ def seed_and_review(args, reviewer) -> dict:
 
 
 def evaluate(model_dir: Path, args):
+    # Imported here, as in main: clip_service reads this run's settings (set up in main).
     from clipanalysis.clip_service import ClipService
     from training.demo.synthetic_eval import evaluate_on_synthetic
 
@@ -181,6 +182,8 @@ def main() -> int:
     configure_environment(workdir)
     os.environ["CLIP_TORCH_THREADS"] = str(args.threads)
 
+    # Imported only now: settings read the environment configured above, and models
+    # need django.setup().
     import django
 
     django.setup()
@@ -195,7 +198,9 @@ def main() -> int:
     from training.calibration import fit_calibration
     from training.demo.build import build_demo_model
     from training.export import export_verdicts
-    from training.finetune import FineTuneConfig, fine_tune, load_training_data
+    from training.finetune import fine_tune
+    from training.finetune_config import FineTuneConfig
+    from training.finetune_data import load_training_data
 
     torch.set_num_threads(args.threads)
     timings = {}

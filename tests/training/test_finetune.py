@@ -15,12 +15,10 @@ from clipanalysis.clip_service import ClipService
 from clipanalysis.csv_format import TrainingRow, read_training_csv
 from clipanalysis.model_metadata import read_model_metadata
 from training.checkpoints import list_checkpoints
-from training.finetune import (
-    FineTuneConfig,
-    fine_tune,
-    split_by_image,
-    verdict_loss,
-)
+from training.finetune import fine_tune
+from training.finetune_config import FineTuneConfig
+from training.finetune_data import split_by_image
+from training.losses import verdict_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -11,7 +11,9 @@ from clipanalysis.models import ModelVersion
 # command only records the new model there. Activating it re-scores the whole
 # catalog, so that stays an operator's decision: manage.py activate_model.
 from clipanalysis.registry import active_model_location, register_model
-from training.finetune import FineTuneConfig, fine_tune_from_csv, format_fine_tune_report
+from training.finetune import fine_tune_from_csv
+from training.finetune_config import FineTuneConfig
+from training.finetune_report import format_fine_tune_report
 
 
 class Command(BaseCommand):
