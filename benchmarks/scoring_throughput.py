@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor  # noqa: E402
 
+from catalog.imaging import decode_image  # noqa: E402
 from clipanalysis.clip_service import ClipService, cpu_supports_bf16  # noqa: E402
 from clipanalysis.quality import get_preset, run_quality_checks  # noqa: E402
 from training.demo.catalog import make_catalog  # noqa: E402
@@ -66,8 +67,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     products = make_catalog(args.images, seed=123, mismatch_rate=0.0)
-    from catalog.imaging import decode_image
-
     images = [decode_image(item.image_bytes).image for item in products]
     texts = [item.description for item in products]
     preset = get_preset("general")

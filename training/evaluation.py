@@ -193,6 +193,7 @@ def plot_evaluation(
     Uses matplotlib's object API with the Agg canvas, so no global backend or
     pyplot state is touched (safe inside a web process).
     """
+    # Imported here: matplotlib is slow to import and only plotting needs it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

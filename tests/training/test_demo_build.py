@@ -12,18 +12,33 @@ from transformers import CLIPModel, CLIPProcessor
 
 from clipanalysis.clip_service import ClipService
 from clipanalysis.model_metadata import read_model_metadata
-from training.demo.build import TINY_ARCHITECTURE, DemoBuildReport, build_demo_model
+from training.demo.build import (
+    DemoArchitecture,
+    DemoBuildConfig,
+    DemoBuildReport,
+    build_demo_model,
+)
 from training.demo.catalog import MISMATCH_TYPES
 from training.demo.synthetic_eval import evaluate_on_synthetic, format_report
 
+# A model that trains in seconds, for tests of the build itself.
+TINY_ARCHITECTURE = DemoArchitecture(
+    image_size=32,
+    patch_size=8,
+    hidden_size=32,
+    intermediate_size=64,
+    vision_layers=1,
+    text_layers=1,
+    attention_heads=2,
+    projection_dim=32,
+)
+
 
 def tiny_build(output: Path, seed: int = 0) -> DemoBuildReport:
-    return build_demo_model(
-        output,
+    config = DemoBuildConfig(
         seed=seed,
         epochs=4,
         n_train=256,
-        progress=False,
         architecture=TINY_ARCHITECTURE,
         batch_size=64,
         learning_rate=3e-3,
@@ -32,6 +47,7 @@ def tiny_build(output: Path, seed: int = 0) -> DemoBuildReport:
         workers=1,
         threads=1,
     )
+    return build_demo_model(output, config=config, progress=False)
 
 
 @pytest.fixture(scope="module")

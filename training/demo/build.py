@@ -31,14 +31,13 @@ Pure core: no Django.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
@@ -48,7 +47,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
-from clipanalysis.clip_service import ClipService, cpu_supports_bf16
+from clipanalysis.clip_service import ClipService, cpu_supports_bf16, normalised_features
 from clipanalysis.model_metadata import write_model_metadata
 from training.demo.catalog import (
     CATEGORIES,
@@ -65,6 +64,8 @@ from training.demo.synthetic_eval import (
     evaluate_on_synthetic,
 )
 from training.demo.tokenizer import VOCAB_SIZE, build_clip_tokenizer
+from training.losses import contrastive_loss
+from training.optim import adamw_with_cosine_schedule, optimizer_step
 
 DEFAULT_EPOCHS = 8
 DEFAULT_N_TRAIN = 12_000
@@ -73,7 +74,6 @@ DEFAULT_LEARNING_RATE = 1.5e-3
 DEFAULT_PATTERN_TEXT_RATE = 0.15
 DEFAULT_N_HELDOUT = 1000
 HELDOUT_SEED_OFFSET = 10_000
-MAX_LOGIT_SCALE = math.log(100.0)
 
 
 @dataclass(frozen=True)
@@ -112,17 +112,43 @@ class DemoArchitecture:
         )
 
 
-# A model that trains in seconds, for tests of the build itself.
-TINY_ARCHITECTURE = DemoArchitecture(
-    image_size=32,
-    patch_size=8,
-    hidden_size=32,
-    intermediate_size=64,
-    vision_layers=1,
-    text_layers=1,
-    attention_heads=2,
-    projection_dim=32,
-)
+@dataclass(frozen=True)
+class DemoBuildConfig:
+    """What a build trains on and how; ``None`` means "what this machine offers".
+
+    ``pattern_text_rate`` is the share of training texts that name the pattern; kept
+    low so that pattern swaps are left for fine-tuning on verdicts to teach.
+    ``heldout_seed`` defaults to ``seed + HELDOUT_SEED_OFFSET``; ``workers`` (render
+    processes) and ``threads`` (torch) to the CPU count; ``bf16`` (autocast) to
+    whether the CPU supports it.
+    """
+
+    seed: int = 0
+    epochs: int = DEFAULT_EPOCHS
+    n_train: int = DEFAULT_N_TRAIN
+    batch_size: int = DEFAULT_BATCH_SIZE
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    n_heldout: int = DEFAULT_N_HELDOUT
+    heldout_seed: int | None = None
+    render_size: int = 96
+    pattern_text_rate: float = DEFAULT_PATTERN_TEXT_RATE
+    workers: int | None = None
+    threads: int | None = None
+    bf16: bool | None = None
+    architecture: DemoArchitecture = field(default_factory=DemoArchitecture)
+
+    def resolved(self) -> DemoBuildConfig:
+        """This configuration with every ``None`` replaced by its value on this machine."""
+        cores = os.cpu_count() or 1
+        return replace(
+            self,
+            heldout_seed=(
+                self.seed + HELDOUT_SEED_OFFSET if self.heldout_seed is None else self.heldout_seed
+            ),
+            workers=self.workers or cores,
+            threads=self.threads or cores,
+            bf16=cpu_supports_bf16() if self.bf16 is None else self.bf16,
+        )
 
 
 @dataclass
@@ -193,16 +219,6 @@ def _normalise(pixels: torch.Tensor, processor: CLIPImageProcessorPil) -> torch.
     return (pixels.float() / 255.0 - mean) / std
 
 
-# --- loss --------------------------------------------------------------------------------
-def contrastive_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-    """Symmetric CLIP loss with several positives per row: the target spreads evenly
-    over every text that is true of the image (and every image the text is true of)."""
-    targets = positives.float()
-    image_to_text = -(targets / targets.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1)
-    text_to_image = -(targets.T / targets.T.sum(1, keepdim=True) * logits.T.log_softmax(1)).sum(1)
-    return (image_to_text.mean() + text_to_image.mean()) / 2
-
-
 def _positives(data: _TrainingSet, index: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
     """``[i, j]`` is true when text j (category, colour, maybe pattern) is true of image i."""
     category, colour, pattern = data.category[index], data.colour[index], data.pattern[index]
@@ -211,78 +227,51 @@ def _positives(data: _TrainingSet, index: torch.Tensor, named: torch.Tensor) -> 
     return same & pattern_ok
 
 
-def _features(output) -> torch.Tensor:
-    features = output.pooler_output if hasattr(output, "pooler_output") else output
-    return torch.nn.functional.normalize(features.float(), dim=-1)
-
-
 # --- training ------------------------------------------------------------------------------
-def _optimiser(model: CLIPModel, learning_rate: float, total_steps: int):
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        plain = parameter.ndim < 2 or "embedding" in name or name == "logit_scale"
-        (no_decay if plain else decay).append(parameter)
-    optimiser = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=learning_rate,
-        betas=(0.9, 0.98),
-    )
-    warmup = max(1, total_steps // 20)
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * progress))
-
-    return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
-
-
 def train_demo_clip(
     model: CLIPModel,
     processor: CLIPProcessor,
     data: _TrainingSet,
-    *,
-    seed: int,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    pattern_text_rate: float,
-    bf16: bool,
-    progress: bool,
+    config: DemoBuildConfig,
+    progress: bool = False,
 ) -> list[float]:
-    """Contrastive training; returns the mean loss of every epoch."""
+    """Contrastive training (``config`` resolved); returns the mean loss of every epoch."""
     n = len(data.specs)
+    batch_size = min(config.batch_size, n)
     steps_per_epoch = max(1, n // batch_size)
-    optimiser, scheduler = _optimiser(model, learning_rate, steps_per_epoch * epochs)
-    generator = torch.Generator().manual_seed(seed)
-    text_rng = random.Random(seed + 1)
+    total_steps = steps_per_epoch * config.epochs
+    optimiser, scheduler = adamw_with_cosine_schedule(
+        model,
+        lr=config.learning_rate,
+        total_steps=total_steps,
+        warmup_steps=max(1, total_steps // 20),
+        weight_decay=0.05,
+        betas=(0.9, 0.98),
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    text_rng = random.Random(config.seed + 1)
     epoch_losses = []
     model.train()
-    bar = tqdm(total=steps_per_epoch * epochs, disable=not progress, desc="demo CLIP", unit="step")
-    for _epoch in range(epochs):
-        texts, named = _epoch_texts(data.specs, text_rng, pattern_text_rate)
+    bar = tqdm(total=total_steps, disable=not progress, desc="demo CLIP", unit="step")
+    for _epoch in range(config.epochs):
+        texts, named = _epoch_texts(data.specs, text_rng, config.pattern_text_rate)
         tokens = processor.tokenizer(texts, padding=True, return_tensors="pt")
         order = torch.randperm(n, generator=generator)
         losses = []
         for step in range(steps_per_epoch):
             index = order[step * batch_size : (step + 1) * batch_size]
             pixel_values = _normalise(data.pixels[index], processor.image_processor)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
                 image = model.get_image_features(pixel_values=pixel_values)
                 text = model.get_text_features(
                     input_ids=tokens["input_ids"][index],
                     attention_mask=tokens["attention_mask"][index],
                 )
-            logits = model.logit_scale.exp() * _features(image) @ _features(text).T
+            scaled = model.logit_scale.exp() * normalised_features(image)
+            logits = scaled @ normalised_features(text).T
             loss = contrastive_loss(logits, _positives(data, index, named[index]))
-            optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            scheduler.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+            optimizer_step(model, optimiser, scheduler, max_grad_norm=1.0)
             losses.append(float(loss.detach()))
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
@@ -294,44 +283,24 @@ def train_demo_clip(
 
 # --- the build ----------------------------------------------------------------------------
 def build_demo_model(
-    output_dir: str | Path,
-    seed: int = 0,
-    epochs: int = DEFAULT_EPOCHS,
-    n_train: int = DEFAULT_N_TRAIN,
-    progress: bool = True,
-    *,
-    architecture: DemoArchitecture | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
-    n_heldout: int = DEFAULT_N_HELDOUT,
-    heldout_seed: int | None = None,
-    render_size: int = 96,
-    pattern_text_rate: float = DEFAULT_PATTERN_TEXT_RATE,
-    workers: int | None = None,
-    threads: int | None = None,
-    bf16: bool | None = None,
+    output_dir: str | Path, config: DemoBuildConfig | None = None, progress: bool = True
 ) -> DemoBuildReport:
-    """Train, save and calibrate the demo model into ``output_dir`` (replacing it atomically).
-
-    ``pattern_text_rate`` is the share of training texts that name the pattern; kept
-    low so that pattern swaps are left for fine-tuning on verdicts to teach.
-    """
+    """Train, save and calibrate the demo model into ``output_dir`` (replacing it atomically)."""
     started = time.monotonic()
-    architecture = architecture or DemoArchitecture()
-    heldout_seed = seed + HELDOUT_SEED_OFFSET if heldout_seed is None else heldout_seed
-    cores = os.cpu_count() or 1
-    workers = workers or cores
-    bf16 = cpu_supports_bf16() if bf16 is None else bf16
+    config = (config or DemoBuildConfig()).resolved()
+    architecture = config.architecture
     output = Path(output_dir).resolve()
     _check_replaceable(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{output.name}.building-", dir=output.parent))
     previous_threads = torch.get_num_threads()
     try:
-        data = _render_training_set(n_train, seed, render_size, architecture.image_size, workers)
+        data = _render_training_set(
+            config.n_train, config.seed, config.render_size, architecture.image_size, config.workers
+        )
         timings = {"render": time.monotonic() - started}
-        torch.set_num_threads(threads or cores)
-        torch.manual_seed(seed)
+        torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
         model = CLIPModel(architecture.clip_config())
         processor = CLIPProcessor(
             image_processor=CLIPImageProcessorPil(
@@ -340,23 +309,14 @@ def build_demo_model(
             ),
             tokenizer=build_clip_tokenizer(building),
         )
-        epoch_losses = train_demo_clip(
-            model,
-            processor,
-            data,
-            seed=seed,
-            epochs=epochs,
-            batch_size=min(batch_size, n_train),
-            learning_rate=learning_rate,
-            pattern_text_rate=pattern_text_rate,
-            bf16=bf16,
-            progress=progress,
-        )
+        epoch_losses = train_demo_clip(model, processor, data, config, progress)
         timings["train"] = time.monotonic() - started - timings["render"]
         model.save_pretrained(building)
         processor.save_pretrained(building)
         service = ClipService.load(building, device="cpu", dtype="float32")
-        heldout = evaluate_on_synthetic(service, heldout_seed, n_heldout, threshold=0.0)
+        heldout = evaluate_on_synthetic(
+            service, config.heldout_seed, config.n_heldout, threshold=0.0
+        )
         threshold = choose_threshold(heldout.scores, heldout.labels)
         heldout = heldout.at_threshold(threshold)
         seconds = time.monotonic() - started
@@ -368,18 +328,18 @@ def build_demo_model(
             model_kind="demo",
             training={
                 "data": "synthetic catalog (training.demo.catalog)",
-                "n_train": n_train,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-                "pattern_text_rate": pattern_text_rate,
-                "render_size": render_size,
-                "bf16_autocast": bf16,
+                "n_train": config.n_train,
+                "epochs": config.epochs,
+                "batch_size": config.batch_size,
+                "learning_rate": config.learning_rate,
+                "pattern_text_rate": config.pattern_text_rate,
+                "render_size": config.render_size,
+                "bf16_autocast": config.bf16,
                 "architecture": asdict(architecture),
                 "epoch_losses": [round(loss, 4) for loss in epoch_losses],
                 "seconds": {phase: round(value, 1) for phase, value in timings.items()},
             },
-            seeds={"train": seed, "heldout": heldout_seed},
+            seeds={"train": config.seed, "heldout": config.heldout_seed},
             threshold_method="Youden's J on the held-out synthetic set",
             metrics={"heldout_synthetic": heldout.as_dict()},
         )
@@ -395,10 +355,10 @@ def build_demo_model(
         epoch_losses=epoch_losses,
         seconds=seconds,
         timings=timings,
-        seed=seed,
-        heldout_seed=heldout_seed,
-        n_train=n_train,
-        epochs=epochs,
+        seed=config.seed,
+        heldout_seed=config.heldout_seed,
+        n_train=config.n_train,
+        epochs=config.epochs,
     )
 
 

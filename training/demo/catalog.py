@@ -3,7 +3,8 @@
 Why: the offline demo model needs image–text pairs whose attributes are known
 exactly, so that it can be trained without the internet and so that every
 kind of mismatch (wrong colour, wrong category, wrong pattern, unrelated text)
-can be measured on its own. Everything is a pure function of a seed.
+can be measured on its own. Everything is a pure function of a seed. The shapes
+are in ``training.demo.silhouettes``, the words of the texts in ``.vocabulary``.
 
 Pure core: PIL, numpy and dataclasses; no Django.
 """
@@ -18,6 +19,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from training.demo.silhouettes import SILHOUETTES, Box, UnitPen
+from training.demo.vocabulary import (
+    DETAILS,
+    MATERIALS,
+    NOUNS,
+    PATTERN_WORDS,
+    TEMPLATES,
+    UNRELATED_DETAILS,
+    UNRELATED_OBJECTS,
+)
 
 CATEGORIES = ("t-shirt", "mug", "shoe", "lamp", "backpack", "watch", "chair", "bottle")
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -37,8 +49,6 @@ MISMATCH_TYPES = ("colour", "category", "pattern", "unrelated")
 DEFAULT_IMAGE_SIZE = 224
 CATALOG_IMAGE_SIZE = 512  # the "general" quality preset wants >= 500 px
 
-Point = tuple[float, float]
-Box = tuple[float, float, float, float]
 Rng = random.Random
 
 
@@ -139,144 +149,7 @@ def random_spec(
     )
 
 
-# --- silhouettes -----------------------------------------------------------------
-# Each category draws in a unit box (x right, y down): ``fill`` marks the
-# coloured (patterned) product surface, ``detail`` draws neutral parts on top.
-def _tshirt(fill, detail) -> None:
-    fill.polygon(
-        [(0.36, 0.06), (0.44, 0.13), (0.56, 0.13), (0.64, 0.06), (0.95, 0.22), (0.85, 0.43),
-         (0.75, 0.37), (0.75, 0.95), (0.25, 0.95), (0.25, 0.37), (0.15, 0.43), (0.05, 0.22)]
-    )  # fmt: skip
-    detail.line([(0.36, 0.06), (0.44, 0.13), (0.56, 0.13), (0.64, 0.06)], width=0.02)
-    detail.line([(0.25, 0.37), (0.25, 0.3)], width=0.01)
-    detail.line([(0.75, 0.37), (0.75, 0.3)], width=0.01)
-
-
-def _mug(fill, detail) -> None:
-    fill.ring((0.58, 0.32, 0.94, 0.74), width=0.08)
-    fill.rounded_rectangle((0.12, 0.19, 0.7, 0.92), radius=0.06)
-    fill.ellipse((0.12, 0.14, 0.7, 0.24))
-    detail.ellipse_outline((0.12, 0.14, 0.7, 0.24), width=0.015)
-
-
-def _shoe(fill, detail) -> None:
-    fill.polygon(
-        [(0.05, 0.56), (0.08, 0.36), (0.33, 0.38), (0.45, 0.24), (0.6, 0.2), (0.66, 0.38),
-         (0.9, 0.54), (0.96, 0.7), (0.05, 0.7)]
-    )  # fmt: skip
-    detail.rounded_rectangle((0.03, 0.68, 0.97, 0.8), radius=0.04, colour=(245, 245, 245))
-    for step in range(4):
-        x = 0.5 + 0.05 * step
-        detail.line([(x, 0.3 + 0.05 * step), (x + 0.06, 0.34 + 0.05 * step)], width=0.015)
-
-
-def _lamp(fill, detail) -> None:
-    fill.polygon([(0.3, 0.06), (0.7, 0.06), (0.86, 0.45), (0.14, 0.45)])
-    fill.ellipse((0.28, 0.86, 0.72, 0.97))
-    detail.rectangle((0.47, 0.45, 0.53, 0.9), colour=(70, 70, 72))
-
-
-def _backpack(fill, detail) -> None:
-    fill.ring((0.38, 0.02, 0.62, 0.24), width=0.04)
-    fill.rounded_rectangle((0.2, 0.13, 0.8, 0.96), radius=0.14)
-    detail.rounded_outline((0.3, 0.56, 0.7, 0.88), radius=0.06, width=0.015)
-    detail.line([(0.3, 0.66), (0.7, 0.66)], width=0.012)
-
-
-def _watch(fill, detail) -> None:
-    fill.rectangle((0.38, 0.0, 0.62, 1.0))
-    fill.ellipse((0.2, 0.27, 0.8, 0.73))
-    detail.ellipse((0.29, 0.35, 0.71, 0.65), colour=(246, 246, 244))
-    detail.line([(0.5, 0.5), (0.5, 0.39)], width=0.02)
-    detail.line([(0.5, 0.5), (0.6, 0.53)], width=0.02)
-    detail.rectangle((0.8, 0.46, 0.85, 0.54), colour=(160, 160, 160))
-
-
-def _chair(fill, detail) -> None:
-    fill.rounded_rectangle((0.26, 0.04, 0.74, 0.48), radius=0.05)
-    fill.polygon([(0.2, 0.5), (0.8, 0.5), (0.84, 0.62), (0.16, 0.62)])
-    for left in (0.18, 0.76, 0.3, 0.64):
-        bottom = 0.96 if left in (0.18, 0.76) else 0.86
-        fill.rectangle((left, 0.6, left + 0.06, bottom))
-    detail.line([(0.2, 0.5), (0.8, 0.5)], width=0.012)
-
-
-def _bottle(fill, detail) -> None:
-    fill.rectangle((0.42, 0.11, 0.58, 0.24))
-    fill.polygon([(0.42, 0.22), (0.58, 0.22), (0.7, 0.34), (0.3, 0.34)])
-    fill.rounded_rectangle((0.3, 0.32, 0.7, 0.97), radius=0.06)
-    detail.rectangle((0.4, 0.02, 0.6, 0.11), colour=(60, 60, 62))
-    detail.line([(0.36, 0.4), (0.36, 0.88)], width=0.02, colour=(255, 255, 255))
-
-
-SILHOUETTES = {
-    "t-shirt": _tshirt,
-    "mug": _mug,
-    "shoe": _shoe,
-    "lamp": _lamp,
-    "backpack": _backpack,
-    "watch": _watch,
-    "chair": _chair,
-    "bottle": _bottle,
-}
-
-
-class _UnitPen:
-    """Draws unit-box shapes into a pixel box of an image (mask or detail layer)."""
-
-    def __init__(
-        self, draw: ImageDraw.ImageDraw, box: Box, ink, mirrored: bool, force_ink: bool = False
-    ) -> None:
-        self.draw, self.ink, self.mirrored, self.force_ink = draw, ink, mirrored, force_ink
-        self.x0, self.y0 = box[0], box[1]
-        self.side = box[2] - box[0]
-
-    def _point(self, point: Point) -> Point:
-        x = 1 - point[0] if self.mirrored else point[0]
-        return (self.x0 + x * self.side, self.y0 + point[1] * self.side)
-
-    def _box(self, box: Box) -> Box:
-        (ax, ay), (bx, by) = self._point(box[:2]), self._point(box[2:])
-        return (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
-
-    def _px(self, length: float) -> int:
-        return max(1, round(length * self.side))
-
-    def _ink(self, colour):
-        return self.ink if colour is None or self.force_ink else colour
-
-    def polygon(self, points: Sequence[Point], colour=None) -> None:
-        self.draw.polygon([self._point(p) for p in points], fill=self._ink(colour))
-
-    def rectangle(self, box: Box, colour=None) -> None:
-        self.draw.rectangle(self._box(box), fill=self._ink(colour))
-
-    def rounded_rectangle(self, box: Box, radius: float, colour=None) -> None:
-        self.draw.rounded_rectangle(self._box(box), radius=self._px(radius), fill=self._ink(colour))
-
-    def rounded_outline(self, box: Box, radius: float, width: float, colour=None) -> None:
-        self.draw.rounded_rectangle(
-            self._box(box),
-            radius=self._px(radius),
-            outline=self._ink(colour),
-            width=self._px(width),
-        )
-
-    def ellipse(self, box: Box, colour=None) -> None:
-        self.draw.ellipse(self._box(box), fill=self._ink(colour))
-
-    def ellipse_outline(self, box: Box, width: float, colour=None) -> None:
-        self.draw.ellipse(self._box(box), outline=self._ink(colour), width=self._px(width))
-
-    def ring(self, box: Box, width: float, colour=None) -> None:
-        self.ellipse_outline(box, width, colour)
-
-    def line(self, points: Sequence[Point], width: float, colour=None) -> None:
-        self.draw.line(
-            [self._point(p) for p in points], fill=self._ink(colour), width=self._px(width)
-        )
-
-
+# --- drawing ---------------------------------------------------------------------
 def _product_box(spec: ProductSpec, size: int) -> Box:
     side = spec.scale * size
     cx, cy = spec.centre[0] * size, spec.centre[1] * size
@@ -342,8 +215,8 @@ def product_mask(spec: ProductSpec, size: int = DEFAULT_IMAGE_SIZE) -> Image.Ima
     mask = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(mask)
     SILHOUETTES[spec.category](
-        _UnitPen(draw, box, 255, spec.mirrored),
-        _UnitPen(draw, box, 0, spec.mirrored, force_ink=True),
+        UnitPen(draw, box, 255, spec.mirrored),
+        UnitPen(draw, box, 0, spec.mirrored, force_ink=True),
     )
     return _rotate(mask, spec, box)
 
@@ -355,8 +228,8 @@ def draw_product(spec: ProductSpec, size: int = DEFAULT_IMAGE_SIZE) -> Image.Ima
     details = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     outline = _outline_colour(spec.rgb)
     SILHOUETTES[spec.category](
-        _UnitPen(ImageDraw.Draw(mask), box, 255, spec.mirrored),
-        _UnitPen(ImageDraw.Draw(details), box, (*outline, 255), spec.mirrored),
+        UnitPen(ImageDraw.Draw(mask), box, 255, spec.mirrored),
+        UnitPen(ImageDraw.Draw(details), box, (*outline, 255), spec.mirrored),
     )
     product = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     product.paste(_pattern_layer(spec, size), (0, 0), mask)
@@ -406,62 +279,6 @@ def render_model_pixels(spec: ProductSpec, size: int = 128, model_size: int = 64
 
 
 # --- descriptions ----------------------------------------------------------------------
-NOUNS = {
-    "t-shirt": ("t-shirt", "tee", "T-shirt"),
-    "mug": ("mug", "coffee mug", "cup"),
-    "shoe": ("sneaker", "shoe", "running shoe"),
-    "lamp": ("lamp", "table lamp", "desk lamp"),
-    "backpack": ("backpack", "rucksack", "daypack"),
-    "watch": ("watch", "wristwatch", "analog watch"),
-    "chair": ("chair", "dining chair", "side chair"),
-    "bottle": ("bottle", "water bottle", "drinking bottle"),
-}
-MATERIALS = {
-    "t-shirt": ("cotton", "organic cotton", "jersey"),
-    "mug": ("ceramic", "porcelain", "stoneware"),
-    "shoe": ("canvas", "leather", "mesh"),
-    "lamp": ("metal", "linen", "brushed"),
-    "backpack": ("nylon", "canvas", "polyester"),
-    "watch": ("steel", "leather-strap", "silicone"),
-    "chair": ("wooden", "plastic", "upholstered"),
-    "bottle": ("stainless steel", "glass", "BPA-free"),
-}
-DETAILS = {
-    "t-shirt": ("with round neck", "with short sleeves", "regular fit", "with crew neck"),
-    "mug": ("350 ml", "with handle", "dishwasher safe", "300 ml"),
-    "shoe": ("with rubber sole", "lace-up", "size 42", "for running"),
-    "lamp": ("with E27 socket", "40 cm tall", "with fabric shade", "for reading"),
-    "backpack": ("20 L", "with laptop sleeve", "with front pocket", "for travel"),
-    "watch": ("with date display", "water resistant", "40 mm case", "quartz movement"),
-    "chair": ("with four legs", "stackable", "with high backrest", "for the kitchen"),
-    "bottle": ("750 ml", "500 ml", "with screw cap", "leak-proof"),
-}
-PATTERN_WORDS = {
-    "plain": ("plain", "solid"),
-    "striped": ("striped", "stripe-pattern"),
-    "dotted": ("dotted", "polka-dot"),
-}
-TEMPLATES = (
-    "{pattern}{colour} {material} {noun} {detail}",
-    "{pattern}{colour} {material} {noun}, {detail}",
-    "{noun} in {pattern}{colour}, {material}, {detail}",
-    "Classic {pattern}{colour} {noun} for everyday use",
-    "{pattern}{colour} {noun}",
-    "{material} {noun}, {pattern}{colour}, {detail}",
-)
-UNRELATED_OBJECTS = (
-    "wireless headphones", "kitchen knife set", "yoga mat", "board game", "phone case",
-    "tennis racket", "spiral notebook", "garden hose", "frying pan", "umbrella",
-    "sunglasses", "wool scarf", "bicycle helmet", "desk calendar", "cutting board",
-    "electric toothbrush", "photo frame", "dog leash", "guitar strings", "laptop stand",
-    "bath towel", "scented candle", "jigsaw puzzle", "travel pillow", "pocket knife",
-)  # fmt: skip
-UNRELATED_DETAILS = (
-    "for the whole family", "with carrying case", "gift edition", "set of 2",
-    "easy to clean", "made in Portugal", "with two-year warranty", "compact design",
-)  # fmt: skip
-
-
 def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from training.demo.build import DEFAULT_EPOCHS, build_demo_model
+from training.demo.build import DEFAULT_EPOCHS, DemoBuildConfig, build_demo_model
 
 
 class Command(BaseCommand):
@@ -31,7 +31,9 @@ class Command(BaseCommand):
             return
         try:
             report = build_demo_model(
-                output, seed=seed, epochs=epochs, progress=options.get("verbosity", 1) > 0
+                output,
+                config=DemoBuildConfig(seed=seed, epochs=epochs),
+                progress=options.get("verbosity", 1) > 0,
             )
         except FileExistsError as error:
             raise CommandError(str(error)) from error

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clipanalysis.csv_format import CsvValidationError, default_root_dir
 from clipanalysis.management.commands._model_option import add_model_arguments, scoring_service
+from training.demo.synthetic_eval import evaluate_on_synthetic, format_report
 from training.evaluation import evaluate_csv, format_evaluation
 
 
@@ -43,9 +44,6 @@ class Command(BaseCommand):
         service = scoring_service(model, threshold)
         self.stdout.write(f"Model: {service.model_name}")
         if options["synthetic"]:
-            # Imported here: the synthetic catalog is only needed in this mode.
-            from training.demo.synthetic_eval import evaluate_on_synthetic, format_report
-
             evaluation = evaluate_on_synthetic(
                 service, options["seed"], options["n"], service.threshold
             )
