@@ -194,6 +194,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from clipanalysis.models import ModelVersion
+    from clipanalysis.pipeline import rescore_catalog
     from clipanalysis.registry import activate, register_model
     from training.calibration import fit_calibration
     from training.demo.build import build_demo_model
@@ -214,7 +215,7 @@ def main() -> int:
     # 1. a fresh database with the demo model active
     call_command("migrate", verbosity=0)
     base = register_model(model_dir, source=ModelVersion.Source.DEMO)
-    activate(base, rescore=False)
+    activate(base)  # nothing to re-score yet: the catalog is seeded below
     reviewer = User.objects.create_user("audit", is_staff=True)
 
     # 2-3. catalog, analysis, verdicts
@@ -266,7 +267,7 @@ def main() -> int:
             threshold=report.threshold,
         )
         started = time.monotonic()
-        queued = activate(tuned)
+        queued = rescore_catalog(activate(tuned))
         timings["activation: re-score catalog"] = time.monotonic() - started
         calibration = fit_calibration(tuned, min_verdicts=settings.CALIBRATION_MIN_VERDICTS)
         activation_lines.append(f"Activated {tuned.version}; {queued} images re-scored.")
