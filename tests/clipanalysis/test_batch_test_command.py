@@ -5,10 +5,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from PIL import Image
 
 from clipanalysis.batch_scoring import score_rows
 from clipanalysis.clip_service import ClipService
-from clipanalysis.csv_format import read_training_csv
+from clipanalysis.csv_format import TrainingRow, read_training_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +85,18 @@ def test_missing_images_are_reported_by_row(tmp_path, tiny_clip_dir):
             output=tmp_path / "out.csv",
             model=str(tiny_clip_dir),
         )
+
+
+def test_score_rows_matches_the_service_in_batches(tiny_clip_dir, tmp_path):
+    service = ClipService.load(tiny_clip_dir, device="cpu", dtype="float32")
+    rows, images = [], []
+    for index, colour in enumerate([(200, 0, 0), (0, 200, 0), (0, 0, 200)]):
+        path = tmp_path / f"{index}.png"
+        Image.new("RGB", (32, 32), colour).save(path)
+        rows.append(TrainingRow(path, f"product {index}", "match"))
+        images.append(Image.open(path).convert("RGB"))
+
+    scores = score_rows(service, rows, batch_size=2)
+
+    expected = service.batch_compute_similarity(images, [row.text for row in rows])
+    assert scores == pytest.approx(expected, abs=1e-6)

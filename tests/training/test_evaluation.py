@@ -5,9 +5,6 @@ import math
 import pytest
 from PIL import Image
 
-from clipanalysis.batch_scoring import score_rows
-from clipanalysis.clip_service import ClipService
-from clipanalysis.csv_format import TrainingRow
 from training.evaluation import evaluate_scores, format_evaluation, plot_evaluation
 
 # Matches score 0.35 and 0.8, mismatches 0.1 and 0.4: 3 of the 4 (match, mismatch) pairs are
@@ -87,18 +84,3 @@ def test_plot_is_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(path) as image:
         assert image.width > 500 and image.height > 200
-
-
-def test_score_rows_matches_the_service_in_batches(tiny_clip_dir, tmp_path):
-    service = ClipService.load(tiny_clip_dir, device="cpu", dtype="float32")
-    rows, images = [], []
-    for index, colour in enumerate([(200, 0, 0), (0, 200, 0), (0, 0, 200)]):
-        path = tmp_path / f"{index}.png"
-        Image.new("RGB", (32, 32), colour).save(path)
-        rows.append(TrainingRow(path, f"product {index}", "match"))
-        images.append(Image.open(path).convert("RGB"))
-
-    scores = score_rows(service, rows, batch_size=2)
-
-    expected = service.batch_compute_similarity(images, [row.text for row in rows])
-    assert scores == pytest.approx(expected, abs=1e-6)
