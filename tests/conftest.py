@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django_q.conf import Conf
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from clipanalysis.access_groups import ensure_catalog_writers_group
 from clipanalysis.clip_service import clear_clip_services
 from clipanalysis.csv_format import write_training_csv
 from clipanalysis.review import ensure_reviewers_group
@@ -78,8 +79,8 @@ def reviewer(db) -> User:
 @pytest.fixture
 def catalog_system(db) -> User:
     user = User.objects.create_user("pim", "pim@example.com", "pim-pass-123")
-    group, _ = Group.objects.get_or_create(name="Catalog systems")
-    user.groups.add(group)
+    # The data migration makes the group; transactional tests flush it, so make it again.
+    user.groups.add(ensure_catalog_writers_group())
     return user
 
 
@@ -94,9 +95,10 @@ def anonymous() -> APIClient:
 
 
 def token_client(user: User) -> APIClient:
+    """An API client with a fresh (hashed, expiring) token of ``user``."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = AuthToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

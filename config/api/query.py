@@ -21,15 +21,23 @@ from config.env import parse_bool
 NUL = "\x00"
 
 
+def nul_errors(query) -> dict[str, list[str]]:
+    """Per-parameter errors for NUL bytes in a ``QueryDict``'s names or values."""
+    errors: dict[str, list[str]] = {}
+    for name, values in query.lists():
+        if NUL in name or any(NUL in value for value in values):
+            errors[name.replace(NUL, "\\x00")] = ["Null characters are not allowed."]
+    return errors
+
+
 class StrictQueryMixin:
     extra_query_params: tuple[str, ...] = ()
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        errors: dict[str, list[str]] = {}
-        for name, values in request.query_params.lists():
-            if NUL in name or any(NUL in value for value in values):
-                errors[name.replace(NUL, "\\x00")] = ["Null characters are not allowed."]
+        if getattr(self, request.method.lower(), None) is None:
+            return  # an undeclared method: DRF answers 405, whatever the parameters
+        errors = nul_errors(request.query_params)
         for name, value in kwargs.items():
             if isinstance(value, str) and NUL in value:
                 errors[name] = ["Null characters are not allowed."]

@@ -14,6 +14,7 @@ from clipanalysis.api.serializers.analyses import (
 from clipanalysis.models import AnalysisResult
 from clipanalysis.quality import QUALITY_CHECKS
 from clipanalysis.review import DESCRIPTION_MAX_CHARS
+from config.api.errors import PayloadTooLarge
 
 
 class SeedUploadRequestSerializer(serializers.Serializer):
@@ -110,6 +111,13 @@ class BatchScoreRequestSerializer(serializers.Serializer):
         if len(files) > limit:
             raise serializers.ValidationError(
                 {"files": [f"{len(files)} images sent; at most {limit} per call."]}
+            )
+        pixels = sum(item.pixels for item in files)
+        if pixels > settings.BATCH_MAX_PIXELS:
+            raise PayloadTooLarge(
+                f"The images hold {pixels:,} pixels in all; one call may score at most "
+                f"{settings.BATCH_MAX_PIXELS:,} (BATCH_MAX_PIXELS). Send fewer or smaller images.",
+                field="files",
             )
         if len(files) != len(descriptions):
             raise serializers.ValidationError(

@@ -1,4 +1,4 @@
-"""Model versions: list with metrics; activating one (staff) re-scores the catalog."""
+"""Model versions: list with metrics; activating one (its own permission) re-scores the catalog."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from clipanalysis import pipeline, registry
 from clipanalysis.api.serializers.model_versions import ActivationSerializer, ModelVersionSerializer
 from clipanalysis.filtersets import ModelVersionFilterSet
 from clipanalysis.models import ModelVersion
-from config.api.permissions import IsStaff
+from config.api.permissions import CanActivateModels
 from config.api.query import StrictQueryMixin
 
 
@@ -24,12 +24,13 @@ class ModelVersionViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[0-9]+"
 
     @extend_schema(
-        summary="Make this the scoring model (staff only)",
-        description="Switches the active model and queues every image for re-scoring with it.",
+        summary="Make this the scoring model (needs clipanalysis.activate_modelversion)",
+        description="Switches the active model and queues every image for re-scoring with it. "
+        "Activation has its own permission (the Operators group), not staff status.",
         request=None,
         responses={200: ActivationSerializer},
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[CanActivateModels])
     def activate(self, request, pk=None) -> Response:
         model_version = self.get_object()
         queued = pipeline.rescore_catalog(registry.activate(model_version))
