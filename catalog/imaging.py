@@ -36,7 +36,8 @@ EXTENSIONS = {
     "TIFF": ".tiff",
 }
 EXIF_ORIENTATION = 0x0112
-SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that turn the picture by 90°
+SWAPPED_ORIENTATIONS = {5, 6, 7, 8}
+EXIF_FORMATS = {"JPEG", "WEBP", "TIFF"}  # EXIF orientations that turn the picture by 90°
 JPEG_CHECK_SCALE = 8  # JPEGs are proven decodable at 1/8 of their size (libjpeg's DCT scaling)
 SNIFF_BYTES = 1024
 
@@ -72,7 +73,14 @@ def read_bytes(source: bytes | str | Path | BinaryIO) -> bytes:
     if isinstance(source, bytes):
         return source
     if isinstance(source, str | Path):
-        return Path(source).read_bytes()
+        try:
+            return Path(source).read_bytes()
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as error:  # a NUL byte, a name too long, a folder…
+            raise BadImageError(
+                f"The file {str(source)[:120]!r} cannot be read: {error}"
+            ) from error
     if hasattr(source, "seek"):
         source.seek(0)
     data = source.read()
@@ -147,7 +155,10 @@ def inspect_image(
                 width, height = opened.size
                 _check_pixel_count(width, height, max_pixels)
                 image_format = opened.format or "UNKNOWN"
-                orientation = opened.getexif().get(EXIF_ORIENTATION)
+                # Pillow's PNG getexif() decodes the whole image: PNG orientation is not read.
+                orientation = (
+                    opened.getexif().get(EXIF_ORIENTATION) if image_format in EXIF_FORMATS else None
+                )
                 _prove_decodable(opened, data, budget, budget_wait)
     except (BadImageError, PixelBudgetError):
         raise

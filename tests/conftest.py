@@ -18,6 +18,8 @@ from rest_framework.test import APIClient
 from clipanalysis.access_groups import ensure_catalog_writers_group
 from clipanalysis.clip_service import clear_clip_services
 from clipanalysis.csv_format import write_training_csv
+from clipanalysis.models import ModelVersion
+from clipanalysis.registry import active_model
 from clipanalysis.review import ensure_reviewers_group
 from tests.tiny_clip import build_tiny_clip
 from tests.verdict_csvs import VerdictFiles, write_colour_images
@@ -54,6 +56,12 @@ def test_settings(settings, tiny_clip_dir, tmp_path, monkeypatch):
     settings.QUALITY_PRESET = "general"
     monkeypatch.setattr(Conf, "SYNC", True)
     yield settings
+
+
+@pytest.fixture
+def scoring_model(db) -> ModelVersion:
+    """The active model version (the tiny CLIP, registered on first use)."""
+    return active_model()
 
 
 @pytest.fixture

@@ -54,7 +54,12 @@ from tqdm.auto import tqdm
 from transformers import CLIPModel, CLIPProcessor
 
 from catalog.imaging import decode_image
-from clipanalysis.clip_service import ClipService, prepare_image, resolve_device
+from clipanalysis.clip_service import (
+    ClipService,
+    model_files_problem,
+    prepare_image,
+    resolve_device,
+)
 from clipanalysis.csv_format import (
     CsvValidationError,
     TrainingRow,
@@ -603,7 +608,10 @@ def fine_tune(
 
     device = resolve_device(config.device)
     source = str(latest or model_name_or_dir)
-    model = CLIPModel.from_pretrained(source, dtype=torch.float32).to(device)
+    if Path(source).is_dir() and (problem := model_files_problem(source)) is not None:
+        raise ValueError(problem)  # e.g. pickle-only weights: never unpickled
+    model = CLIPModel.from_pretrained(source, dtype=torch.float32, use_safetensors=True)
+    model = model.to(device)
     freeze_layers(model, config.freeze_vision_layers, config.freeze_text_layers)
     run = _Run(
         model=model,

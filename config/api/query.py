@@ -12,6 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
@@ -19,6 +20,10 @@ from rest_framework.settings import api_settings
 from config.env import parse_bool
 
 NUL = "\x00"
+# Object ids are positive 64-bit integers: longer digit strings are a 404 from the router,
+# never an integer the database cannot hold (SQLite raises OverflowError: a 500).
+ID_PATTERN = "[0-9]{1,18}"
+MAX_ID = 2**63 - 1
 
 
 def nul_errors(query) -> dict[str, list[str]]:
@@ -112,10 +117,20 @@ class StrictOrderingFilter(OrderingFilter):
         ]
 
 
-class IdFilter(filters.NumberFilter):
-    """An object id: a whole number (``NumberFilter`` would accept 1.5 and round it)."""
+class IdField(forms.IntegerField):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
-    field_class = forms.IntegerField
+
+# Documented as what it accepts: a positive 64-bit integer.
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(filters.NumberFilter):
+    """An object id: a whole number from 1 to 2⁶³−1 (``NumberFilter`` would accept 1.5
+    and round it, and pass 10²⁵ to the database)."""
+
+    field_class = IdField
 
 
 class StrictBooleanField(forms.Field):

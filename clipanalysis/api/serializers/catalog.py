@@ -74,11 +74,12 @@ class ProductImageSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"product": ["An image stays on its product; upload it to the other one."]}
             )
-        if "image" in validated_data:
-            try:
-                replace_image(image, validated_data["image"])
-            except ImageConflict as error:
-                raise Conflict(str(error)) from error
+        if "image" not in validated_data:
+            raise serializers.ValidationError({"image": ["Send the new image file."]})
+        try:
+            replace_image(image, validated_data["image"])
+        except ImageConflict as error:
+            raise Conflict(str(error)) from error
         return image
 
 

@@ -14,7 +14,7 @@ from clipanalysis.models import AnalysisResult
 from clipanalysis.product_status import with_analysis_status
 from config.api.errors import ErrorSerializer
 from config.api.parsers import SizeLimitedMultiPartParser
-from config.api.query import StrictQueryMixin
+from config.api.query import ID_PATTERN, StrictQueryMixin
 
 REPLACE_CONFLICT = OpenApiResponse(
     ErrorSerializer, description="Another image of the product already has these bytes."
@@ -41,7 +41,7 @@ class ProductViewSet(StrictQueryMixin, viewsets.ModelViewSet):
     filterset_class = ProductFilterSet
     ordering_fields = ["created_at", "updated_at", "sku", "title", "category"]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
 
 @extend_schema_view(
@@ -82,7 +82,7 @@ class ProductImageViewSet(
     parser_classes = [SizeLimitedMultiPartParser]
     ordering_fields = ["uploaded_at", "width", "height"]
     ordering = ["-uploaded_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def create(self, request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)

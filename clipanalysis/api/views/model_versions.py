@@ -12,7 +12,7 @@ from clipanalysis.api.serializers.model_versions import ActivationSerializer, Mo
 from clipanalysis.filtersets import ModelVersionFilterSet
 from clipanalysis.models import ModelVersion
 from config.api.permissions import CanActivateModels
-from config.api.query import StrictQueryMixin
+from config.api.query import ID_PATTERN, StrictQueryMixin
 
 
 class ModelVersionViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
@@ -21,7 +21,7 @@ class ModelVersionViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = ModelVersionFilterSet
     ordering_fields = ["created_at", "activated_at", "version"]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     @extend_schema(
         summary="Make this the scoring model (needs clipanalysis.activate_modelversion)",
