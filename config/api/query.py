@@ -10,6 +10,7 @@ API's switch) everywhere.
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
@@ -83,7 +84,7 @@ class StrictOrderingFilter(OrderingFilter):
 
     def get_ordering(self, request, queryset, view):
         params = request.query_params.get(self.ordering_param)
-        if not params:
+        if params is None:
             return self.get_default_ordering(view)
         fields = [param.strip() for param in params.split(",") if param.strip()]
         valid = {
@@ -131,6 +132,40 @@ class IdFilter(filters.NumberFilter):
     and round it, and pass 10²⁵ to the database)."""
 
     field_class = IdField
+
+
+NUMBER_LIMIT = 1e50  # django-filter's own cap on NumberFilter, here in both directions
+
+
+@extend_schema_field({"type": "number", "minimum": -NUMBER_LIMIT, "maximum": NUMBER_LIMIT})
+class BoundedNumberFilter(filters.NumberFilter):
+    """A number filter whose documented range is the one it enforces (±1e50)."""
+
+    @property
+    def field(self):
+        field = super().field
+        if not any(isinstance(v, MinValueValidator) for v in field.validators):
+            field.validators.append(MinValueValidator(-NUMBER_LIMIT))
+        return field
+
+
+class PresentChoiceField(forms.ChoiceField):
+    """A choice that, when the parameter is sent, must be one of the choices ("" is not)."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError(
+                "Choose one of: %(choices)s.",
+                code="invalid_choice",
+                params={"choices": ", ".join(str(key) for key, _ in self.choices if key != "")},
+            )
+        return super().clean(value)
+
+
+class StrictChoiceFilter(filters.ChoiceFilter):
+    """``?status=`` is a 400, as the schema's enum says, not "no filter"."""
+
+    field_class = PresentChoiceField
 
 
 class StrictBooleanField(forms.Field):
