@@ -133,7 +133,10 @@ def default_root_dir(csv_path: str | Path) -> Path:
     file) that could move the root would let a CSV read any image on the
     machine. Exports record their root for people; pass it as ``--root-dir``.
     """
-    return Path(csv_path).resolve().parent
+    try:
+        return Path(csv_path).resolve().parent
+    except (OSError, ValueError):  # a NUL byte in the name: reading it reports the problem
+        return Path(csv_path).absolute().parent
 
 
 def read_training_csv(
