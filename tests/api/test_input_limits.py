@@ -137,9 +137,7 @@ def test_batch_score_answers_503_when_the_pixel_budget_is_taken(
     assert process_budget(500_000).in_use == 0
 
 
-def test_a_format_that_must_be_decoded_to_be_checked_waits_for_the_budget(
-    catalog_client, settings
-):
+def test_a_format_that_must_be_decoded_to_be_checked_waits_for_the_budget(catalog_client, settings):
     """GIF/WebP/BMP/TIFF are proven decodable by decoding them, inside the budget."""
     settings.DECODE_PIXEL_BUDGET = 50_000
     settings.MAX_IMAGE_PIXELS = 50_000
