@@ -29,6 +29,13 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The helpers below import the project's modules: settings first (this process only builds
+# files and counts; the server under test runs with its own environment).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "benchmark-only")
+import django  # noqa: E402
+
+django.setup()
 
 from tests.hostile_corpus import flat_png
 from tests.live_server import LiveWorld
@@ -38,6 +45,11 @@ COUNT_CODE = (
     "from catalog.models import ProductImage; from clipanalysis.models import AnalysisResult;"
     "import json; print(json.dumps([ProductImage.objects.count(), AnalysisResult.objects.count()]))"
 )
+
+
+def counts(world: LiveWorld) -> list[int]:
+    """[images, analyses] in the server's database (the shell's last line)."""
+    return json.loads(world.manage("shell", "-c", COUNT_CODE).stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -62,9 +74,9 @@ def main() -> None:
                 "gunicorn", workers=args.workers, env={"DATABASE_CONN_MAX_AGE": "60"}
             )
             token = world.seed["tokens"]["writer"]
-            before = json.loads(world.manage("shell", "-c", COUNT_CODE).stdout)
+            before = counts(world)
             results = run_load(server.url, token, args.clients, args.seconds)
-            after = json.loads(world.manage("shell", "-c", COUNT_CODE).stdout)
+            after = counts(world)
         finally:
             world.close()
     report(args, results, before, after)
