@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 OPEN_CLIP := open-clip-torch==3.3.0
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres browsers lint schema benchmark
+.PHONY: run test test-sqlite test-postgres browsers lint schema benchmark check-deploy
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,21 @@ run: $(STAMP) var/secret_key
 	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" $(PY) manage.py serve
 
 ## Run the whole test suite: lint, migrations check, schema, tests on SQLite and PostgreSQL.
-test: $(STAMP) browsers lint
+test: $(STAMP) browsers lint check-deploy
 	SECRET_KEY=test-only $(PY) manage.py makemigrations --check --dry-run
 	SECRET_KEY=test-only $(PY) manage.py spectacular --validate --fail-on-warn --file /tmp/schema.yml
 	$(MAKE) test-sqlite test-postgres
+
+# The variables README "Production" names; Django's deployment checklist must report nothing.
+PRODUCTION_ENV := DEBUG=0 ALLOWED_HOSTS=catalog.example.com \
+	CSRF_TRUSTED_ORIGINS=https://catalog.example.com SECURE_SSL_REDIRECT=1 \
+	SECURE_PROXY_SSL_HEADER=1 SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_INCLUDE_SUBDOMAINS=1 \
+	SECURE_HSTS_PRELOAD=1 SESSION_COOKIE_SECURE=1 CSRF_COOKIE_SECURE=1 \
+	REDIS_URL=redis://127.0.0.1:6379/0
+
+check-deploy: $(STAMP)
+	$(PRODUCTION_ENV) SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(PY) manage.py check --deploy --fail-level WARNING
 
 test-sqlite: $(STAMP)
 	SECRET_KEY=test-only $(PY) -m pytest

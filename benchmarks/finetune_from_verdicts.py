@@ -226,7 +226,9 @@ def main() -> int:
 
     # 4. export
     export = export_verdicts(workdir / "export", val_fraction=args.val_fraction, seed=0)
-    train_rows, val_rows = load_training_data(export.train_path, export.val_path)
+    train_rows, val_rows = load_training_data(
+        export.train_path, export.val_path, root_dir=export.root
+    )
 
     # 5. fine-tune
     config = FineTuneConfig(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
-from pathlib import PurePath
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
 
-from catalog.imaging import decode_image
+from catalog.imaging import ImageFacts, extension_for, inspect_image
+from catalog.pixel_budget import process_budget
+
+FILENAME_MAX_CHARS = 255
 
 
 class ProductQuerySet(models.QuerySet):
@@ -43,11 +47,33 @@ def description_hash(text: str) -> str:
 
 
 def image_upload_path(instance: ProductImage, filename: str) -> str:
-    """Store under a random name: user file names (``../x.jpg``, unicode) never reach the disk."""
-    suffix = PurePath(filename).suffix.lower()[:8]
-    if not suffix.isascii() or not suffix[1:].isalnum():
-        suffix = ""
-    return f"products/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}{suffix}"
+    """A random key plus the extension of the format decoded from the bytes.
+
+    The client's file name and extension never reach the disk (``x.html`` that is
+    also a valid GIF is stored as ``….gif``); it is kept in ``original_filename``.
+    """
+    key = uuid.uuid4().hex
+    return f"products/{key[:2]}/{key}{extension_for(instance.format)}"
+
+
+def display_filename(name: str | None) -> str:
+    """The client's file name made harmless for display: no directories, no control characters."""
+    base = PurePosixPath((name or "").replace("\\", "/")).name
+    cleaned = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    if cleaned in ("", ".", ".."):
+        cleaned = "upload"
+    return cleaned[:FILENAME_MAX_CHARS]
+
+
+def inspect_upload(file) -> ImageFacts:
+    """``inspect_image`` with the configured formats, pixel limit and process pixel budget."""
+    return inspect_image(
+        file,
+        formats=settings.ALLOWED_IMAGE_FORMATS,
+        max_pixels=settings.MAX_IMAGE_PIXELS,
+        budget=process_budget(settings.DECODE_PIXEL_BUDGET),
+        budget_wait=settings.DECODE_WAIT_SECONDS,
+    )
 
 
 class ProductImage(models.Model):
@@ -70,15 +96,21 @@ class ProductImage(models.Model):
         return f"{self.product.sku} image {self.pk}"
 
     def save(self, *args, **kwargs) -> None:
-        """Fill hash, size and format from the file itself (raises ``BadImageError``)."""
-        if not self.content_hash and self.image:
-            decoded = decode_image(
-                self.image.file,
-                formats=settings.ALLOWED_IMAGE_FORMATS,
-                max_pixels=settings.MAX_IMAGE_PIXELS,
-            )
-            self.content_hash = decoded.content_hash
-            self.width, self.height, self.format = decoded.width, decoded.height, decoded.format
-            if not self.original_filename:
-                self.original_filename = PurePath(self.image.name).name[:255]
+        """New bytes (an upload or a replaced file) are inspected: hash, size and format
+        always describe the file on disk (raises ``BadImageError``).
+
+        A changed ``content_hash`` is a new analysis key: the ``post_save`` receiver
+        asks for the analysis, and the old result stops being current.
+        """
+        if self.image and not self.image._committed:
+            if getattr(self, "_facts_file", None) is not self.image.file:
+                self.record_facts(inspect_upload(self.image.file), self.image.file)
+            self.original_filename = display_filename(self.image.name)
+            self.perceptual_hash = ""  # the pipeline computes it for the new pixels
         super().save(*args, **kwargs)
+
+    def record_facts(self, facts: ImageFacts, file) -> None:
+        """Take an upload check's facts for ``file`` so saving does not inspect it again."""
+        self.content_hash = facts.content_hash
+        self.width, self.height, self.format = facts.width, facts.height, facts.format
+        self._facts_file = file

@@ -3,55 +3,77 @@
 The API (images, the seed ``/upload``, batch scoring) and the admin form all
 call ``check_upload`` and ``store_upload``. Order matters: the byte size is
 checked before a byte is decoded, the pixel count before a pixel is decoded
-(in ``decode_image``), and the decoded facts travel with the file so
-``ProductImage.save`` does not decode it again.
+(in ``inspect_image``, which never holds a big image at full size), and the
+facts travel with the file so ``ProductImage.save`` does not inspect it again.
+``replace_image`` swaps an image's bytes (a new analysis follows);
+``decoded_uploads`` gives batch scoring the pixels, inside the process's
+pixel budget.
 """
 
 from __future__ import annotations
 
-import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from PIL import Image
 
-from catalog.imaging import BadImageError, DecodedImage, decode_image
-from catalog.models import Product, ProductImage
-
-FILENAME_MAX_CHARS = 255
+from catalog.imaging import BadImageError, ImageFacts, decode_image
+from catalog.models import Product, ProductImage, display_filename, inspect_upload
+from catalog.pixel_budget import process_budget
 
 
 class UploadTooLarge(BadImageError):
     """The file has more bytes than ``UPLOAD_MAX_BYTES`` (nothing of it was decoded)."""
 
 
+class ImageConflict(BadImageError):
+    """The product already has another image with exactly these bytes."""
+
+
 @dataclass(frozen=True)
 class CheckedImage:
     file: UploadedFile
-    decoded: DecodedImage
+    decoded: ImageFacts  # format, size and hash; no pixels are kept
     filename: str  # display name only: storage names are random
 
-
-def display_filename(name: str | None) -> str:
-    """The client's file name made harmless for display: no directories, no control characters."""
-    base = PurePosixPath((name or "").replace("\\", "/")).name
-    cleaned = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
-    if cleaned in ("", ".", ".."):
-        cleaned = "upload"
-    return cleaned[:FILENAME_MAX_CHARS]
+    @property
+    def pixels(self) -> int:
+        return self.decoded.width * self.decoded.height
 
 
 def check_upload(file: UploadedFile) -> CheckedImage:
-    """Size, then decoding; raise ``UploadTooLarge`` or ``BadImageError`` with the reason."""
+    """Size, then inspection; raise ``UploadTooLarge``, ``BadImageError`` or
+    ``PixelBudgetError`` with the reason."""
     limit = settings.UPLOAD_MAX_BYTES
     if file.size > limit:
         raise UploadTooLarge(f"The file is {file.size:,} bytes; the limit is {limit:,} bytes.")
-    decoded = decode_image(
-        file, formats=settings.ALLOWED_IMAGE_FORMATS, max_pixels=settings.MAX_IMAGE_PIXELS
+    return CheckedImage(
+        file=file, decoded=inspect_upload(file), filename=display_filename(file.name)
     )
-    return CheckedImage(file=file, decoded=decoded, filename=display_filename(file.name))
+
+
+@contextmanager
+def decoded_uploads(checked: Sequence[CheckedImage]) -> Iterator[list[Image.Image]]:
+    """The checked uploads' pixels, decoded inside the process's pixel budget.
+
+    The budget is held for the whole ``with`` block (decoding and scoring), so
+    concurrent batch calls cannot together hold more than ``DECODE_PIXEL_BUDGET``.
+    """
+    total = sum(item.pixels for item in checked)
+    budget = process_budget(settings.DECODE_PIXEL_BUDGET)
+    with budget.reserve(total, wait=settings.DECODE_WAIT_SECONDS):
+        yield [
+            decode_image(
+                item.file,
+                formats=settings.ALLOWED_IMAGE_FORMATS,
+                max_pixels=settings.MAX_IMAGE_PIXELS,
+            ).image
+            for item in checked
+        ]
 
 
 def store_upload(product: Product, checked: CheckedImage) -> tuple[ProductImage, bool]:
@@ -65,17 +87,36 @@ def store_upload(product: Product, checked: CheckedImage) -> tuple[ProductImage,
         existing = product.images.filter(content_hash=decoded.content_hash).order_by("pk").first()
         if existing is not None:
             return existing, False
-        image = ProductImage(
-            product=product,
-            image=checked.file,
-            original_filename=checked.filename,
-            content_hash=decoded.content_hash,
-            width=decoded.width,
-            height=decoded.height,
-            format=decoded.format,
-        )
+        image = ProductImage(product=product, image=checked.file)
+        image.record_facts(decoded, checked.file)
         image.save()
     return image, True
+
+
+def replace_image(image: ProductImage, checked: CheckedImage) -> ProductImage:
+    """Put new bytes in place of an image's file: hash, size and format follow the bytes.
+
+    Saving with a new ``content_hash`` makes the old analysis no longer current and
+    asks for a new one (``clipanalysis.signals``). The same bytes again change
+    nothing; bytes another image of the product already has raise ``ImageConflict``.
+    """
+    decoded = checked.decoded
+    if decoded.content_hash == image.content_hash:
+        return image
+    with transaction.atomic():
+        twin = (
+            ProductImage.objects.filter(
+                product_id=image.product_id, content_hash=decoded.content_hash
+            )
+            .exclude(pk=image.pk)
+            .first()
+        )
+        if twin is not None:
+            raise ImageConflict(f"Image {twin.pk} of this product already has exactly these bytes.")
+        image.image = checked.file
+        image.record_facts(decoded, checked.file)
+        image.save()
+    return image
 
 
 def store_listing_upload(

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from django.conf import settings  # settings only, never models: this module stays pure
+from huggingface_hub import try_to_load_from_cache
 from PIL import Image
 from transformers import CLIPModel, CLIPProcessor
 
@@ -43,6 +44,44 @@ ImageInput = Image.Image | str | Path
 
 class ModelLoadError(RuntimeError):
     """The checkpoint could not be loaded (unknown name, no hub access, broken files)."""
+
+
+# Weights that only load by unpickling, which can run code: never loaded here.
+PICKLE_WEIGHT_PATTERNS = ("pytorch_model*.bin", "*.ckpt", "*.pt", "*.pth", "*.pkl")
+
+
+def pickle_only_message(directory: Path) -> str:
+    names = ", ".join(sorted(path.name for path in pickled_weights(directory)))
+    return (
+        f"{directory} holds only pickled weights ({names}); "
+        "this service loads safetensors only, because unpickling can run code. If you trust "
+        "where the checkpoint came from, convert it once, outside the service: "
+        'python -c "from transformers import CLIPModel; '
+        f"CLIPModel.from_pretrained('{directory}', use_safetensors=False)"
+        f".save_pretrained('{directory}')\" (writes model.safetensors), then remove the .bin file."
+    )
+
+
+def pickled_weights(directory: Path) -> list[Path]:
+    return [path for pattern in PICKLE_WEIGHT_PATTERNS for path in directory.glob(pattern)]
+
+
+def model_files_problem(name_or_path: str | Path) -> str | None:
+    """None when a model directory (or cached hub model) has what ``ClipService.load`` needs:
+    ``config.json`` and safetensors weights. Looks at files only; loads nothing."""
+    directory = Path(name_or_path)
+    if directory.is_dir():
+        if not (directory / "config.json").is_file():
+            return f"{directory} is not a model directory (no config.json)."
+        if any(directory.glob("*.safetensors")):
+            return None
+        if pickled_weights(directory):
+            return pickle_only_message(directory)
+        return f"{directory} has no model weights (*.safetensors)."
+    cached = try_to_load_from_cache(str(name_or_path), "config.json")
+    if isinstance(cached, str):
+        return None
+    return f"{name_or_path} is not a local directory and not in the model cache."
 
 
 def cpu_supports_bf16() -> bool:
@@ -157,9 +196,12 @@ class ClipService:
         torch_dtype = resolve_dtype(dtype, torch_device)
         if local_files_only is None:
             local_files_only = Path(name).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1"
+        problem = model_files_problem(name) if Path(name).is_dir() else None
+        if problem is not None and pickled_weights(Path(name)):
+            raise ModelLoadError(problem)
         try:
             model = CLIPModel.from_pretrained(
-                name, dtype=torch_dtype, local_files_only=local_files_only
+                name, dtype=torch_dtype, local_files_only=local_files_only, use_safetensors=True
             )
             processor = CLIPProcessor.from_pretrained(name, local_files_only=local_files_only)
         except Exception as error:  # OSError, HTTP errors, bad config: all mean "not loadable"

@@ -16,9 +16,11 @@ keep that safe:
    empty text, image path inside the root, image present and decodable. All
    problems come back at once in ``CsvValidationError`` with row numbers as a
    spreadsheet shows them (the header is row 1, the first data row is row 2).
-3. **Paths are relative to a root** (``MEDIA_ROOT`` for exports). Absolute
-   paths, ``..`` and symlinks that lead outside the root are refused, so a
-   CSV cannot make training read arbitrary files.
+3. **Paths are relative to a root**: the command line's ``--root-dir``
+   (``MEDIA_ROOT`` for exports) or the CSV's own folder, never a location a
+   file beside the CSV names. Absolute paths, ``..``, symlinks that lead
+   outside the root, NUL characters and paths over 1,024 characters are
+   refused, so a CSV cannot make training read arbitrary files.
 
 Files are UTF-8 without a byte-order mark (other tools read them as they are);
 the reader also accepts one, as Excel writes it.
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -43,6 +44,7 @@ LABELS = (MATCH, MISMATCH)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE = "'"
 EXPORT_INFO_FILENAME = "export.json"  # written by training.export beside train.csv / val.csv
+IMAGE_PATH_MAX_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -125,18 +127,16 @@ def write_csv_rows(path: str | Path, header: Iterable[str], rows: Iterable[Itera
 
 # --- reading -----------------------------------------------------------------------------
 def default_root_dir(csv_path: str | Path) -> Path:
-    """Where a CSV's image paths start: what an ``export.json`` beside it records, else its folder.
+    """Where a CSV's image paths start when no root is given: the CSV's own folder.
 
-    ``export_verdicts`` writes paths relative to ``MEDIA_ROOT`` and says so in
-    ``export.json``; a hand-made CSV usually sits next to its images.
+    Never a location named by a file beside the CSV: an ``export.json`` (or any
+    file) that could move the root would let a CSV read any image on the
+    machine. Exports record their root for people; pass it as ``--root-dir``.
     """
-    folder = Path(csv_path).resolve().parent
     try:
-        info = json.loads((folder / EXPORT_INFO_FILENAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return folder
-    root = info.get("image_paths_relative_to") if isinstance(info, dict) else None
-    return Path(root) if root else folder
+        return Path(csv_path).resolve().parent
+    except (OSError, ValueError):  # a NUL byte in the name: reading it reports the problem
+        return Path(csv_path).absolute().parent
 
 
 def read_training_csv(
@@ -208,8 +208,9 @@ def _read_records(path: str | Path, errors: list[tuple[int, str]]) -> list[tuple
     """``(row_number, cells)`` per CSV record; a record may span lines (quoted newlines)."""
     try:
         data = Path(path).read_bytes()
-    except OSError as error:
-        errors.append((0, f"cannot read the file: {error.strerror or error}."))
+    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the name
+        message = error.strerror if isinstance(error, OSError) and error.strerror else error
+        errors.append((0, f"cannot read the file: {message}."))
         return []
     try:
         content = data.decode("utf-8-sig")
@@ -250,19 +251,32 @@ def _resolve_image(value: str, root: Path) -> tuple[Path, str | None]:
     """The image's absolute path, or a problem when it is empty or leaves ``root``."""
     if not value.strip():
         return root, "image_path is empty."
+    if "\x00" in value:
+        return root, "image_path contains a NUL character."
+    if len(value) > IMAGE_PATH_MAX_CHARS:
+        return root, (
+            f"image_path is {len(value):,} characters long; at most {IMAGE_PATH_MAX_CHARS:,}."
+        )
     posix, windows = PurePosixPath(value), PureWindowsPath(value)
     if posix.is_absolute() or windows.is_absolute() or windows.drive:
         return root, f"image_path {value!r} is absolute; paths must be relative to the root."
     if ".." in posix.parts or ".." in windows.parts:
         return root, f"image_path {value!r} contains '..'; paths must stay inside the root."
-    resolved = (root / value).resolve()
+    try:
+        resolved = (root / value).resolve()
+    except (OSError, ValueError) as error:
+        return root, f"image_path {value[:80]!r} cannot be used: {error}."
     if not resolved.is_relative_to(root):
         return root, f"image_path {value!r} leads outside the root (a symbolic link?)."
     return resolved, None
 
 
 def _image_problem(path: Path, *, decode: bool) -> str | None:
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except OSError as error:  # e.g. a path component longer than the file system allows
+        return f"image {str(path)[:120]} cannot be opened: {error.strerror or error}."
+    if not exists:
         return f"image {path} does not exist."
     if not decode:
         return None

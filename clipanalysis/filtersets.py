@@ -8,12 +8,12 @@ from django_filters import rest_framework as filters
 from catalog.models import Product, ProductImage
 from clipanalysis.models import AnalysisResult, ModelVersion, ReviewItem, Verdict
 from clipanalysis.product_status import ProductAnalysisStatus, open_review_exists, score_in_range
-from config.api.query import BooleanFilter, IdFilter
+from config.api.query import BooleanFilter, BoundedNumberFilter, IdFilter, StrictChoiceFilter
 
 
 class AnalysisResultFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Search description, SKU and error.")
-    status = filters.ChoiceFilter(choices=AnalysisResult.Status.choices)
+    status = StrictChoiceFilter(choices=AnalysisResult.Status.choices)
     is_current = BooleanFilter(help_text="Only the result each image is judged by now.")
     is_match = BooleanFilter(help_text="CLIP match decision.")
     quality_passed = BooleanFilter(help_text="All blocking quality checks passed.")
@@ -23,10 +23,10 @@ class AnalysisResultFilterSet(filters.FilterSet):
     image = IdFilter(field_name="image_id", help_text="Image id.")
     product = IdFilter(field_name="image__product_id", help_text="Product id.")
     sku = filters.CharFilter(field_name="image__product__sku", help_text="Exact SKU.")
-    score_min = filters.NumberFilter(
+    score_min = BoundedNumberFilter(
         field_name="similarity_score", lookup_expr="gte", help_text="Similarity at least this."
     )
-    score_max = filters.NumberFilter(
+    score_max = BoundedNumberFilter(
         field_name="similarity_score", lookup_expr="lte", help_text="Similarity at most this."
     )
 
@@ -56,9 +56,9 @@ class AnalysisResultFilterSet(filters.FilterSet):
 
 class ReviewItemFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Search SKU, title and scored text.")
-    state = filters.ChoiceFilter(choices=ReviewItem.State.choices)
+    state = StrictChoiceFilter(choices=ReviewItem.State.choices)
     is_open = BooleanFilter(method="filter_open", help_text="Not resolved yet.")
-    primary_reason = filters.ChoiceFilter(choices=ReviewItem.Reason.choices)
+    primary_reason = StrictChoiceFilter(choices=ReviewItem.Reason.choices)
     image = IdFilter(field_name="image_id", help_text="Image id.")
     product = IdFilter(field_name="image__product_id", help_text="Product id.")
     sku = filters.CharFilter(field_name="image__product__sku", help_text="Exact SKU.")
@@ -80,7 +80,7 @@ class ReviewItemFilterSet(filters.FilterSet):
 
 class VerdictFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Search comment, corrected text and SKU.")
-    decision = filters.ChoiceFilter(choices=Verdict.Decision.choices)
+    decision = StrictChoiceFilter(choices=Verdict.Decision.choices)
     review_item = IdFilter(field_name="review_item_id", help_text="Review item id.")
     product = IdFilter(field_name="review_item__image__product_id", help_text="Product id.")
     reviewer = filters.CharFilter(field_name="reviewer__username", help_text="Reviewer username.")
@@ -101,10 +101,10 @@ class ScoreRangeFilterSet(filters.FilterSet):
     """``score_min`` and ``score_max`` apply together: one current result must be in range."""
 
     score_prefix = ""
-    score_min = filters.NumberFilter(
+    score_min = BoundedNumberFilter(
         method="filter_score", help_text="Current similarity score at least this (0-1)."
     )
-    score_max = filters.NumberFilter(
+    score_max = BoundedNumberFilter(
         method="filter_score", help_text="Current similarity score at most this (0-1)."
     )
 
@@ -129,7 +129,7 @@ class ProductFilterSet(ScoreRangeFilterSet):
     q = filters.CharFilter(method="search", help_text="Search SKU, title and description.")
     sku = filters.CharFilter(field_name="sku", help_text="Exact SKU.")
     category = filters.CharFilter(field_name="category", help_text="Exact category.")
-    status = filters.ChoiceFilter(
+    status = StrictChoiceFilter(
         choices=ProductAnalysisStatus.CHOICES,
         method="filter_status",
         help_text="Analysis status derived from the images' current results.",
@@ -175,7 +175,7 @@ class ProductImageFilterSet(ScoreRangeFilterSet):
 
 class ModelVersionFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Search version, location and base model.")
-    source = filters.ChoiceFilter(choices=ModelVersion.Source.choices)
+    source = StrictChoiceFilter(choices=ModelVersion.Source.choices)
     is_active = BooleanFilter()
 
     class Meta:

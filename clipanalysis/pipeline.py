@@ -122,10 +122,20 @@ def _make_current(
 
 
 def enqueue(result_ids: Iterable[int]) -> None:
+    """Send one wake-up per row. A broker that is down loses nothing: the row stays
+    pending without ``enqueued_at`` and ``recover_stuck`` sends it again later."""
     result_ids = list(result_ids)
     AnalysisResult.objects.filter(pk__in=result_ids).update(enqueued_at=timezone.now())
     for result_id in result_ids:
-        async_task(TASK_NAME, result_id, task_name=f"analyse-{result_id}", group="analysis")
+        try:
+            async_task(TASK_NAME, result_id, task_name=f"analyse-{result_id}", group="analysis")
+        except Exception as error:  # redis ConnectionError, a locked ORM queue, …
+            logger.warning(
+                "Broker unavailable, analysis %s left to the sweeper: %s", result_id, error
+            )
+            AnalysisResult.objects.filter(pk=result_id, status=Status.PENDING).update(
+                enqueued_at=None
+            )
 
 
 # --- 2. analyse ---------------------------------------------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from django.apps import apps as global_apps
 from django.conf import settings
-from django.contrib.auth.management import create_permissions
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Product
+from clipanalysis.access_groups import ensure_group
 from clipanalysis.models import AnalysisResult, ReviewItem, Verdict
 
 Reason = ReviewItem.Reason
@@ -314,26 +314,5 @@ def latest_verdicts_for_image(image_id: int):
 
 # --- the Reviewers group --------------------------------------------------------
 def ensure_reviewers_group(apps=global_apps):
-    """Create the "Reviewers" group with its permissions (also used by the migration).
-
-    Permissions are created first: in a fresh database they otherwise appear
-    only after all migrations ran.
-    """
-    for app_label in {app_label for app_label, _ in REVIEWER_PERMISSIONS}:
-        app_config = apps.get_app_config(app_label)
-        app_config.models_module = getattr(app_config, "models_module", None) or True
-        create_permissions(app_config, verbosity=0, apps=apps)
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    group, _ = group_model.objects.get_or_create(name=REVIEWERS_GROUP)
-    wanted = Q()
-    for app_label, codename in REVIEWER_PERMISSIONS:
-        wanted |= Q(content_type__app_label=app_label, codename=codename)
-    permissions = list(permission_model.objects.filter(wanted))
-    missing = set(REVIEWER_PERMISSIONS) - {
-        (p.content_type.app_label, p.codename) for p in permissions
-    }
-    if missing:
-        raise LookupError(f"Permissions not found: {sorted(missing)}")
-    group.permissions.add(*permissions)
-    return group
+    """Create the "Reviewers" group with its permissions (also used by the migration)."""
+    return ensure_group(REVIEWERS_GROUP, REVIEWER_PERMISSIONS, apps)

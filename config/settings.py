@@ -6,6 +6,8 @@ fixtures, never with another settings module.
 
 from __future__ import annotations
 
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +28,22 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- HTTPS and cookies (production: see README "Production"; check --deploy is clean) ----
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A load balancer polls /healthz over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+X_FRAME_OPTIONS = "DENY"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -34,7 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -52,6 +71,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.RejectNulBytesMiddleware",
+    "config.middleware.DependencyUnavailableMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into a 429.
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -76,15 +103,40 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 # SQLite (WAL) is the embedded default; DATABASE_URL switches to PostgreSQL.
+# Connections are closed after each request unless DATABASE_CONN_MAX_AGE says otherwise;
+# the threaded development server opens one per client connection, so it always closes them.
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 0)
+if len(sys.argv) > 1 and sys.argv[1] == "runserver":
+    DATABASE_CONN_MAX_AGE = 0
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0)  # 0: no pool
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=0 if DATABASE_POOL_MAX_SIZE else DATABASE_CONN_MAX_AGE,
+            conn_health_checks=True,
+        )
+    }
+    DATABASES["default"].setdefault("OPTIONS", {})
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        )
+        if DATABASE_POOL_MAX_SIZE:
+            # psycopg's pool, for threaded servers (gunicorn --threads): one pool per process.
+            DATABASES["default"]["OPTIONS"]["pool"] = {
+                "min_size": 1,
+                "max_size": DATABASE_POOL_MAX_SIZE,
+                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+            }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
+            "CONN_MAX_AGE": DATABASE_CONN_MAX_AGE,
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
@@ -101,6 +153,49 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+# Where uploaded images live: "filesystem" (MEDIA_ROOT, a shared disk when several machines
+# serve) or "s3" (any S3-compatible store, through django-storages).
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE == "s3":
+    MEDIA_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("S3_BUCKET"),
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "region_name": env_str("S3_REGION") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("S3_PREFIX", "media"),
+            "default_acl": None,  # private objects, served through expiring signed URLs
+            "querystring_auth": True,
+            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 3600),
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "private, max-age=3600"},
+        },
+    }
+elif MEDIA_STORAGE == "filesystem":
+    MEDIA_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use filesystem or s3.")
+STORAGES = {
+    "default": MEDIA_BACKEND,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Cache (throttle counters, login failures' cool-off, the text-embedding cache) ---
+# Redis when CACHE_URL (default: REDIS_URL) is set, so every process counts together.
+CACHE_URL = env_str("CACHE_URL", env_str("REDIS_URL"))
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "catalog"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -116,6 +211,21 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 ALLOWED_IMAGE_FORMATS = env_list(
     "ALLOWED_IMAGE_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"]
 )
+_RASTER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+if set(ALLOWED_IMAGE_FORMATS) - _RASTER_FORMATS:
+    # SVG and friends can carry scripts; only these raster formats are ever stored.
+    raise ImproperlyConfigured(
+        f"ALLOWED_IMAGE_FORMATS may only name {sorted(_RASTER_FORMATS)}, "
+        f"not {sorted(set(ALLOWED_IMAGE_FORMATS) - _RASTER_FORMATS)}."
+    )
+# Pixels one web process may hold decoded at once (batch scoring, formats that cannot be
+# checked without decoding); what does not fit waits DECODE_WAIT_SECONDS, then is a 503.
+DECODE_PIXEL_BUDGET = max(env_int("DECODE_PIXEL_BUDGET", 64_000_000), MAX_IMAGE_PIXELS)
+DECODE_WAIT_SECONDS = env_float("DECODE_WAIT_SECONDS", 10.0)
+# Request bodies: JSON nested deeper than this, or numbers longer than this, are a 400.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+JSON_MAX_BODY_BYTES = env_int("JSON_MAX_BODY_BYTES", 256 * 1024)
+JSON_MAX_NUMBER_DIGITS = env_int("JSON_MAX_NUMBER_DIGITS", 30)
 
 # --- Background work (django-q2) -------------------------------------------
 # The database is the source of truth for analysis work (status + lease on each
@@ -174,15 +284,26 @@ CALIBRATION_MIN_VERDICTS = env_int("CALIBRATION_MIN_VERDICTS", 50)
 # --- REST API -----------------------------------------------------------------
 UPLOAD_WAIT_SECONDS = env_float("UPLOAD_WAIT_SECONDS", 30.0)
 BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 16)
+# All images of one batch-score call together (16 × 6300×6300 would be 635 Mpx).
+BATCH_MAX_PIXELS = env_int("BATCH_MAX_PIXELS", 48_000_000)
+DATA_UPLOAD_MAX_NUMBER_FILES = BATCH_MAX_ITEMS + 4
+# What a client is told to wait when the database, the broker or the pixel budget is busy.
+RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 30)
+HEALTH_MAX_QUEUE_AGE_SECONDS = env_int("HEALTH_MAX_QUEUE_AGE_SECONDS", 600)
 # API plumbing lives in config/api/: every 4xx answers {"error": {"code", "message",
 # "fields"}}, the schema class documents those responses on every operation, unknown
 # query parameters and orderings are a 400.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.CatalogWriteAccess"],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.ModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "config.api.parsers.SizeLimitedMultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "config.api.query.StrictOrderingFilter",
@@ -194,13 +315,37 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "config.api.throttling.AnonThrottle",
         "config.api.throttling.UserThrottle",
+        "config.api.throttling.ScopedThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),
         "user": env_str("API_THROTTLE_USER", "6000/minute"),
+        "batch": env_str("API_THROTTLE_BATCH", "60/minute"),
     },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API tokens (django-rest-knox): stored as SHA-512 digests, shown once, expiring.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# Failed logins (admin and API tokens), django-axes: after LOGIN_FAILURE_LIMIT failures an
+# account, and separately an address, is locked out for LOGIN_COOLOFF_MINUTES.
+# The counters live in the cache (no query per request): shared by every process through
+# Redis when CACHE_URL/REDIS_URL is set; without it each process counts its own (axes.W001).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+if not CACHE_URL:
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_VERBOSE = False
 SPECTACULAR_SETTINGS = {
     "TITLE": "Catalog image check API",
     "DESCRIPTION": "Products, images, CLIP image–text analyses, review queue and models.",

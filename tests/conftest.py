@@ -10,13 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django_q.conf import Conf
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from clipanalysis.access_groups import ensure_catalog_writers_group
 from clipanalysis.clip_service import clear_clip_services
 from clipanalysis.csv_format import write_training_csv
+from clipanalysis.models import ModelVersion
+from clipanalysis.registry import active_model
 from clipanalysis.review import ensure_reviewers_group
 from tests.tiny_clip import build_tiny_clip
 from tests.verdict_csvs import VerdictFiles, write_colour_images
@@ -56,6 +59,12 @@ def test_settings(settings, tiny_clip_dir, tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def scoring_model(db) -> ModelVersion:
+    """The active model version (the tiny CLIP, registered on first use)."""
+    return active_model()
+
+
+@pytest.fixture
 def clean_clip_services():
     clear_clip_services()
     yield
@@ -78,8 +87,8 @@ def reviewer(db) -> User:
 @pytest.fixture
 def catalog_system(db) -> User:
     user = User.objects.create_user("pim", "pim@example.com", "pim-pass-123")
-    group, _ = Group.objects.get_or_create(name="Catalog systems")
-    user.groups.add(group)
+    # The data migration makes the group; transactional tests flush it, so make it again.
+    user.groups.add(ensure_catalog_writers_group())
     return user
 
 
@@ -94,9 +103,10 @@ def anonymous() -> APIClient:
 
 
 def token_client(user: User) -> APIClient:
+    """An API client with a fresh (hashed, expiring) token of ``user``."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = AuthToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -51,7 +51,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import CLIPModel, CLIPProcessor
 
-from clipanalysis.clip_service import resolve_device
+from clipanalysis.clip_service import model_files_problem, resolve_device
 from clipanalysis.csv_format import TrainingRow
 from training.checkpoints import list_checkpoints
 from training.finetune_config import FineTuneConfig
@@ -124,7 +124,10 @@ def fine_tune(
 
     device = resolve_device(config.device)
     source = str(latest or model_name_or_dir)
-    model = CLIPModel.from_pretrained(source, dtype=torch.float32).to(device)
+    if Path(source).is_dir() and (problem := model_files_problem(source)) is not None:
+        raise ValueError(problem)  # e.g. pickle-only weights: never unpickled
+    model = CLIPModel.from_pretrained(source, dtype=torch.float32, use_safetensors=True)
+    model = model.to(device)
     freeze_layers(model, config.freeze_vision_layers, config.freeze_text_layers)
     run = FineTuneRun(
         model=model,

@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from catalog.models import ProductImage
 from clipanalysis import pipeline, registry
 from clipanalysis.models import ModelVersion
+from config.api.permissions import ACTIVATE_PERMISSION
 
 
 @admin.register(ModelVersion)
@@ -30,7 +31,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return "—"
         return f"{obj.calibration.get('n_verdicts', '?')} verdicts"
 
-    @admin.action(description="Activate (score the catalog with it)", permissions=["change"])
+    def has_activate_permission(self, request) -> bool:
+        return request.user.has_perm(ACTIVATE_PERMISSION)
+
+    @admin.action(description="Activate (score the catalog with it)", permissions=["activate"])
     def activate_version(self, request, queryset):
         """Confirm, then make the one selected version the scoring model and re-score."""
         if queryset.count() != 1:

@@ -43,6 +43,8 @@ class ModelVersion(models.Model):
                 name="one_active_model_version",
             )
         ]
+        # Activation re-scores the whole catalog: a permission of its own, not "change".
+        permissions = [("activate_modelversion", "Can activate a model version (re-scores all)")]
 
     def __str__(self) -> str:
         return self.version

@@ -9,18 +9,31 @@ API clients never get an HTML page.
 
 from __future__ import annotations
 
+import sys
+
+from django.conf import settings
 from django.core.exceptions import (
     DisallowedHost,
     PermissionDenied,
     RequestDataTooBig,
     SuspiciousOperation,
 )
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.api.exceptions import Conflict, PayloadTooLarge, ServiceUnavailable
+
+__all__ = ["Conflict", "PayloadTooLarge", "ServiceUnavailable"]
+
+# A database that cannot be reached (or has no connection left) and a broker that is down.
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 ERROR_BODY_SCHEMA = {
     "type": "object",
@@ -31,7 +44,7 @@ ERROR_BODY_SCHEMA = {
             "description": "Machine-readable: invalid, parse_error, not_authenticated, "
             "authentication_failed, permission_denied, not_found, method_not_allowed, "
             "not_acceptable, unsupported_media_type, payload_too_large, conflict, throttled, "
-            "bad_request.",
+            "bad_request, service_unavailable.",
         },
         "message": {"type": "string", "description": "What went wrong, for a person."},
         "fields": {
@@ -42,22 +55,6 @@ ERROR_BODY_SCHEMA = {
         },
     },
 }
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.field = field
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
-    default_code = "conflict"
 
 
 @extend_schema_field(ERROR_BODY_SCHEMA)
@@ -88,8 +85,11 @@ def api_exception_handler(exc: Exception, context: dict):
         exc = exceptions.ParseError(str(exc) or "The request could not be parsed.")
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # a real server error: let Django log it and answer 500
+        return None  # a real server error (or a dependency down: config.middleware)
     response.data = _reshape(exc, response.data)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 
@@ -144,6 +144,18 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/") or path == "/upload"
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's ``handler500``: a dependency that is down is a 503; under the API, JSON."""
+    if isinstance(sys.exc_info()[1], UNAVAILABLE):
+        return unavailable_response(request)
+    if not is_api_path(request.path):
+        return defaults.server_error(request)
+    return JsonResponse(
+        error_body("server_error", "Something went wrong on our side; it has been logged."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's ``handler400``: JSON with the error shape under the API, HTML elsewhere."""
     if not is_api_path(request.path):
@@ -154,3 +166,17 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         else "The request is malformed."
     )
     return JsonResponse(error_body("bad_request", message), status=status.HTTP_400_BAD_REQUEST)
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``: JSON in the error shape under the API, text elsewhere."""
+    message = (
+        "A service this request needs (database or queue) is unavailable; "
+        "nothing was lost, try again shortly."
+    )
+    headers = {"Retry-After": str(settings.RETRY_AFTER_SECONDS)}
+    if is_api_path(request.path):
+        return JsonResponse(error_body("service_unavailable", message), status=503, headers=headers)
+    return HttpResponse(
+        message, status=503, content_type="text/plain; charset=utf-8", headers=headers
+    )

@@ -1,76 +1,69 @@
-"""Who may do what through the API.
+"""Who may do what through the API: Django's model permissions, exactly as in the admin.
 
-Everyone authenticated reads (read-only tokens for dashboards). Writing takes
-a writer: staff, a member of the "Catalog systems" group, or a user holding
-the model's add/change/delete permission. Verdicts take the review
-permission; activating a model takes staff.
+Reading takes an authenticated account (read-only tokens for dashboards).
+Writing takes the permission the admin asks for the same change: POST
+``add_<model>``, PUT/PATCH ``change_<model>``, DELETE ``delete_<model>`` (DRF's
+``DjangoModelPermissions``, with reads open to every account). Being staff
+grants nothing by itself. A view whose write touches more than one model names
+its permissions (``required_permissions``); actions that are not plain writes
+have their own: recording verdicts ``clipanalysis.review_item``, activating a
+model ``clipanalysis.activate_modelversion``. Groups bundle them (migrations:
+"Catalog systems", "Reviewers", "Operators").
 """
 
 from __future__ import annotations
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 
-WRITER_GROUP = "Catalog systems"
-METHOD_ACTIONS = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
-
-
-def in_writer_group(user) -> bool:
-    """Cached on the user object: one query per request, not one per check."""
-    cached = getattr(user, "_in_catalog_writer_group", None)
-    if cached is None:
-        cached = user.groups.filter(name=WRITER_GROUP).exists()
-        user._in_catalog_writer_group = cached
-    return cached
+REVIEW_PERMISSION = "clipanalysis.review_item"
+ACTIVATE_PERMISSION = "clipanalysis.activate_modelversion"
 
 
-def may_write(user, model, method: str) -> bool:
-    if not (user and user.is_authenticated):
-        return False
-    if user.is_staff or user.is_superuser or in_writer_group(user):
-        return True
-    action = METHOD_ACTIONS.get(method.upper(), "change")
-    opts = model._meta
-    return user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
-
-
-class CatalogWriteAccess(BasePermission):
-    """Reads for any authenticated user; writes for writers (also per object)."""
-
-    message = "This token may only read; writing needs a catalog-system (writer) account."
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if request.method in SAFE_METHODS:
-            return True
-        return may_write(request.user, write_model(view), request.method)
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in SAFE_METHODS:
-            return True
-        return may_write(request.user, type(obj), request.method)
-
-
-def write_model(view):
-    model = getattr(view, "write_model", None)
-    if model is None:
-        model = view.get_queryset().model
-    return model
-
-
-class CanRecordVerdicts(BasePermission):
-    message = "Recording verdicts needs the review permission (clipanalysis.review_item)."
+class ModelPermissions(DjangoModelPermissions):
+    message = "This account may not make this change (it lacks the model permission)."
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": [],
+        "HEAD": [],
+        "OPTIONS": [],
+    }
 
     def has_permission(self, request, view) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return user.is_staff or user.has_perm("clipanalysis.review_item")
+        if getattr(view, request.method.lower(), None) is None:
+            return True  # an undeclared method: the view answers 405
+        return user.has_perms(self.required_for(request.method, view))
+
+    def required_for(self, method: str, view) -> list[str]:
+        named = getattr(view, "required_permissions", None) or {}
+        if method in named:
+            return list(named[method])
+        if method in SAFE_METHODS:
+            return []
+        if method not in self.perms_map:
+            raise MethodNotAllowed(method)
+        model = getattr(view, "write_model", None) or view.get_queryset().model
+        return self.get_required_permissions(method, model)
 
 
-class IsStaff(BasePermission):
-    message = "Only staff may do this."
+class HasPermission(BasePermission):
+    """An authenticated account holding one named permission."""
+
+    permission = ""
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
+        return bool(user and user.is_authenticated and user.has_perm(self.permission))
+
+
+class CanRecordVerdicts(HasPermission):
+    permission = REVIEW_PERMISSION
+    message = f"Recording verdicts needs the review permission ({REVIEW_PERMISSION})."
+
+
+class CanActivateModels(HasPermission):
+    permission = ACTIVATE_PERMISSION
+    message = f"Activating a model needs its own permission ({ACTIVATE_PERMISSION})."

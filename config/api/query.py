@@ -10,8 +10,10 @@ API's switch) everywhere.
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
@@ -19,6 +21,19 @@ from rest_framework.settings import api_settings
 from config.env import parse_bool
 
 NUL = "\x00"
+# Object ids are positive 64-bit integers: longer digit strings are a 404 from the router,
+# never an integer the database cannot hold (SQLite raises OverflowError: a 500).
+ID_PATTERN = "[0-9]{1,18}"
+MAX_ID = 2**63 - 1
+
+
+def nul_errors(query) -> dict[str, list[str]]:
+    """Per-parameter errors for NUL bytes in a ``QueryDict``'s names or values."""
+    errors: dict[str, list[str]] = {}
+    for name, values in query.lists():
+        if NUL in name or any(NUL in value for value in values):
+            errors[name.replace(NUL, "\\x00")] = ["Null characters are not allowed."]
+    return errors
 
 
 class StrictQueryMixin:
@@ -26,10 +41,9 @@ class StrictQueryMixin:
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        errors: dict[str, list[str]] = {}
-        for name, values in request.query_params.lists():
-            if NUL in name or any(NUL in value for value in values):
-                errors[name.replace(NUL, "\\x00")] = ["Null characters are not allowed."]
+        if getattr(self, request.method.lower(), None) is None:
+            return  # an undeclared method: DRF answers 405, whatever the parameters
+        errors = nul_errors(request.query_params)
         for name, value in kwargs.items():
             if isinstance(value, str) and NUL in value:
                 errors[name] = ["Null characters are not allowed."]
@@ -70,7 +84,7 @@ class StrictOrderingFilter(OrderingFilter):
 
     def get_ordering(self, request, queryset, view):
         params = request.query_params.get(self.ordering_param)
-        if not params:
+        if params is None:
             return self.get_default_ordering(view)
         fields = [param.strip() for param in params.split(",") if param.strip()]
         valid = {
@@ -104,10 +118,54 @@ class StrictOrderingFilter(OrderingFilter):
         ]
 
 
-class IdFilter(filters.NumberFilter):
-    """An object id: a whole number (``NumberFilter`` would accept 1.5 and round it)."""
+class IdField(forms.IntegerField):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
-    field_class = forms.IntegerField
+
+# Documented as what it accepts: a positive 64-bit integer.
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(filters.NumberFilter):
+    """An object id: a whole number from 1 to 2⁶³−1 (``NumberFilter`` would accept 1.5
+    and round it, and pass 10²⁵ to the database)."""
+
+    field_class = IdField
+
+
+NUMBER_LIMIT = 1e50  # django-filter's own cap on NumberFilter, here in both directions
+
+
+@extend_schema_field({"type": "number", "minimum": -NUMBER_LIMIT, "maximum": NUMBER_LIMIT})
+class BoundedNumberFilter(filters.NumberFilter):
+    """A number filter whose documented range is the one it enforces (±1e50)."""
+
+    @property
+    def field(self):
+        field = super().field
+        if not any(isinstance(v, MinValueValidator) for v in field.validators):
+            field.validators.append(MinValueValidator(-NUMBER_LIMIT))
+        return field
+
+
+class PresentChoiceField(forms.ChoiceField):
+    """A choice that, when the parameter is sent, must be one of the choices ("" is not)."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError(
+                "Choose one of: %(choices)s.",
+                code="invalid_choice",
+                params={"choices": ", ".join(str(key) for key, _ in self.choices if key != "")},
+            )
+        return super().clean(value)
+
+
+class StrictChoiceFilter(filters.ChoiceFilter):
+    """``?status=`` is a 400, as the schema's enum says, not "no filter"."""
+
+    field_class = PresentChoiceField
 
 
 class StrictBooleanField(forms.Field):

@@ -7,7 +7,9 @@ no endpoint can forget one.
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
 
@@ -18,6 +20,8 @@ COMMON_ERRORS = {
     "404": "No such object, page or endpoint.",
     "406": "No acceptable response format for the Accept header (use application/json).",
     "429": "Too many requests; retry after the number of seconds in Retry-After.",
+    "503": "The database or the queue is unavailable, or the server is busy decoding large "
+    "images; retry after the number of seconds in Retry-After.",
 }
 AUTH_ERRORS = {
     "401": "No or invalid credentials (send `Authorization: Token <key>`).",
@@ -47,3 +51,15 @@ class ApiAutoSchema(AutoSchema):
     def _allows_anyone(self) -> bool:
         permissions = self.view.get_permissions()
         return bool(permissions) and all(isinstance(p, AllowAny) for p in permissions)
+
+
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Token <key>`` with a knox key (``manage.py create_api_token``)."""
+
+    target_class = "config.api.authentication.ExpiringTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Token"
+        )

@@ -7,7 +7,6 @@ from django.core.cache import cache
 
 from catalog.models import Product
 from clipanalysis.models import ModelVersion
-from clipanalysis.registry import active_model
 from tests.factories import add_image, image_bytes, make_product, packshot
 
 
@@ -17,11 +16,6 @@ def fresh_throttle_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def scoring_model(db) -> ModelVersion:
-    return active_model()
 
 
 # Scores lie in [0, 1]: these thresholds make every image a clear match or a clear

@@ -219,12 +219,14 @@ def test_writing_an_unknown_label_fails(tmp_path):
         write_training_csv(tmp_path / "x.csv", [TrainingRow("a.png", "red", "yes")])
 
 
-def test_default_root_is_the_export_root_or_the_csv_folder(tmp_path):
+def test_default_root_is_the_csv_folder_whatever_a_file_beside_it_says(tmp_path):
+    # Issue 16: an export.json beside a CSV could move the root to "/" and read any image.
     plain = tmp_path / "plain"
     exported = tmp_path / "exported"
     plain.mkdir()
     exported.mkdir()
-    (exported / "export.json").write_text('{"image_paths_relative_to": "/srv/media"}')
+    (exported / "export.json").write_text('{"image_paths_relative_to": "/"}')
 
     assert default_root_dir(plain / "train.csv") == plain.resolve()
-    assert str(default_root_dir(exported / "train.csv")) == os.path.normpath("/srv/media")
+    assert default_root_dir(exported / "train.csv") == exported.resolve()
+    assert str(default_root_dir(exported / "train.csv")) != os.path.normpath("/")

@@ -7,11 +7,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Product, ProductImage
-from catalog.uploads import store_upload
+from catalog.uploads import ImageConflict, replace_image, store_upload
 from clipanalysis.api.fields import ImageUploadField
 from clipanalysis.api.serializers.analyses import AnalysisSummarySerializer
 from clipanalysis.models import AnalysisResult
 from clipanalysis.product_status import ProductAnalysisStatus, with_analysis_status
+from config.api.errors import Conflict
 
 
 def current_analysis(image: ProductImage) -> AnalysisResult | None:
@@ -64,6 +65,21 @@ class ProductImageSerializer(serializers.ModelSerializer):
         with transaction.atomic():
             product = Product.objects.select_for_update().get(pk=validated_data["product"].pk)
             image, self.created = store_upload(product, validated_data["image"])
+        return image
+
+    def update(self, image: ProductImage, validated_data: dict) -> ProductImage:
+        """Replace the image's bytes: a new hash, size and format, and a new analysis."""
+        product = validated_data.get("product")
+        if product is not None and product.pk != image.product_id:
+            raise serializers.ValidationError(
+                {"product": ["An image stays on its product; upload it to the other one."]}
+            )
+        if "image" not in validated_data:
+            raise serializers.ValidationError({"image": ["Send the new image file."]})
+        try:
+            replace_image(image, validated_data["image"])
+        except ImageConflict as error:
+            raise Conflict(str(error)) from error
         return image
 
 

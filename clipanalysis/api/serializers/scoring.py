@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clipanalysis.api.fields import ImageUploadField
+from clipanalysis.api.fields import DescriptionField, ImageUploadField
 from clipanalysis.api.serializers.analyses import (
     QUALITY_MEASURES,
     AnalysisOutcomeFields,
@@ -14,11 +15,12 @@ from clipanalysis.api.serializers.analyses import (
 from clipanalysis.models import AnalysisResult
 from clipanalysis.quality import QUALITY_CHECKS
 from clipanalysis.review import DESCRIPTION_MAX_CHARS
+from config.api.errors import PayloadTooLarge
 
 
 class SeedUploadRequestSerializer(serializers.Serializer):
     file = ImageUploadField()
-    description = serializers.CharField(
+    description = DescriptionField(
         max_length=DESCRIPTION_MAX_CHARS, help_text="The product description to check against."
     )
     sku = serializers.CharField(
@@ -92,14 +94,28 @@ class UploadAcceptedSerializer(serializers.Serializer):
     already_uploaded = serializers.BooleanField()
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": DescriptionField.schema, "minItems": 1},
+            DescriptionField.schema,
+        ],
+        "description": "One description per image, in the same order as ``files`` (repeat the "
+        "field; a single part is a list of one).",
+    }
+)
+class DescriptionListField(serializers.ListField):
+    """In multipart a single ``descriptions`` part is a list of one: documented as such."""
+
+
 class BatchScoreRequestSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=ImageUploadField(),
         min_length=1,
         help_text="Images, one multipart part each (repeat the field); at most BATCH_MAX_ITEMS.",
     )
-    descriptions = serializers.ListField(
-        child=serializers.CharField(max_length=DESCRIPTION_MAX_CHARS),
+    descriptions = DescriptionListField(
+        child=DescriptionField(max_length=DESCRIPTION_MAX_CHARS),
         min_length=1,
         help_text="One description per image, in the same order as ``files``.",
     )
@@ -110,6 +126,13 @@ class BatchScoreRequestSerializer(serializers.Serializer):
         if len(files) > limit:
             raise serializers.ValidationError(
                 {"files": [f"{len(files)} images sent; at most {limit} per call."]}
+            )
+        pixels = sum(item.pixels for item in files)
+        if pixels > settings.BATCH_MAX_PIXELS:
+            raise PayloadTooLarge(
+                f"The images hold {pixels:,} pixels in all; one call may score at most "
+                f"{settings.BATCH_MAX_PIXELS:,} (BATCH_MAX_PIXELS). Send fewer or smaller images.",
+                field="files",
             )
         if len(files) != len(descriptions):
             raise serializers.ValidationError(

@@ -7,7 +7,7 @@ from rest_framework import viewsets
 from clipanalysis.api.serializers.analyses import AnalysisResultSerializer
 from clipanalysis.filtersets import AnalysisResultFilterSet
 from clipanalysis.models import AnalysisResult
-from config.api.query import StrictQueryMixin
+from config.api.query import ID_PATTERN, StrictQueryMixin
 
 
 class AnalysisResultViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
@@ -18,4 +18,4 @@ class AnalysisResultViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = AnalysisResultFilterSet
     ordering_fields = ["created_at", "finished_at", "similarity_score"]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN

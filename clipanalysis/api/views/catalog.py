@@ -12,8 +12,13 @@ from clipanalysis.api.serializers.catalog import ProductImageSerializer, Product
 from clipanalysis.filtersets import ProductFilterSet, ProductImageFilterSet
 from clipanalysis.models import AnalysisResult
 from clipanalysis.product_status import with_analysis_status
+from config.api.errors import ErrorSerializer
 from config.api.parsers import SizeLimitedMultiPartParser
-from config.api.query import StrictQueryMixin
+from config.api.query import ID_PATTERN, StrictQueryMixin
+
+REPLACE_CONFLICT = OpenApiResponse(
+    ErrorSerializer, description="Another image of the product already has these bytes."
+)
 
 
 def images_with_current_analysis(queryset=None):
@@ -36,7 +41,7 @@ class ProductViewSet(StrictQueryMixin, viewsets.ModelViewSet):
     filterset_class = ProductFilterSet
     ordering_fields = ["created_at", "updated_at", "sku", "title", "category"]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
 
 @extend_schema_view(
@@ -48,17 +53,28 @@ class ProductViewSet(StrictQueryMixin, viewsets.ModelViewSet):
             201: ProductImageSerializer,
             200: OpenApiResponse(ProductImageSerializer, description="Already on the product."),
         },
-    )
+    ),
+    update=extend_schema(
+        summary="Replace an image's file",
+        description="Multipart. New bytes get a new content hash, size and format, the old "
+        "analysis stops being current and the new picture is analysed and reviewed.",
+        responses={200: ProductImageSerializer, 409: REPLACE_CONFLICT},
+    ),
+    partial_update=extend_schema(
+        summary="Replace an image's file (the same as PUT)",
+        responses={200: ProductImageSerializer, 409: REPLACE_CONFLICT},
+    ),
 )
 class ProductImageViewSet(
     StrictQueryMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Product images; a new image is analysed after it is stored."""
+    """Product images; a new or replaced image is analysed after it is stored."""
 
     queryset = images_with_current_analysis(ProductImage.objects.select_related("product"))
     serializer_class = ProductImageSerializer
@@ -66,7 +82,7 @@ class ProductImageViewSet(
     parser_classes = [SizeLimitedMultiPartParser]
     ordering_fields = ["uploaded_at", "width", "height"]
     ordering = ["-uploaded_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def create(self, request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -74,3 +90,8 @@ class ProductImageViewSet(
         image = serializer.save()
         body = self.get_serializer(self.get_queryset().get(pk=image.pk)).data
         return Response(body, status=status.HTTP_201_CREATED if serializer.created else 200)
+
+    def update(self, request, *args, **kwargs) -> Response:
+        super().update(request, *args, **kwargs)
+        image = self.get_queryset().get(pk=self.get_object().pk)
+        return Response(self.get_serializer(image).data)

@@ -24,7 +24,7 @@ from clipanalysis.models import ReviewItem, Verdict
 from clipanalysis.models.review_queue import QUEUE_ORDER
 from config.api.errors import Conflict, ErrorSerializer
 from config.api.permissions import CanRecordVerdicts
-from config.api.query import StrictQueryMixin
+from config.api.query import ID_PATTERN, StrictQueryMixin
 
 VERDICT_ERRORS = {
     201: VerdictSerializer,
@@ -54,7 +54,7 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = ReviewItemFilterSet
     ordering_fields = ["priority", "opened_at", "resolved_at"]
     ordering = list(QUEUE_ORDER)
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     @extend_schema(
         summary="Record a verdict on a review item",
@@ -122,4 +122,4 @@ class VerdictViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = VerdictFilterSet
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = ID_PATTERN

@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.models import ProductImage
-from catalog.uploads import CheckedImage
+from catalog.pixel_budget import PixelBudgetBusy, PixelBudgetError
+from catalog.uploads import CheckedImage, decoded_uploads
 from clipanalysis import pipeline
 from clipanalysis.api.serializers.analyses import check_failure_text, mismatch_text
 from clipanalysis.api.serializers.scoring import (
@@ -31,6 +31,7 @@ from clipanalysis.api.serializers.scoring import (
     UploadAcceptedSerializer,
 )
 from clipanalysis.models import AnalysisResult
+from config.api.errors import PayloadTooLarge, ServiceUnavailable
 from config.api.parsers import SizeLimitedMultiPartParser
 from config.api.query import StrictQueryMixin
 from config.env import parse_bool
@@ -63,7 +64,10 @@ class SeedUploadView(StrictQueryMixin, APIView):
     """The seed's ``POST /upload``, backed by the real pipeline."""
 
     parser_classes = [SizeLimitedMultiPartParser]
-    write_model = ProductImage
+    # It creates the product if needed, updates its text, and adds the image.
+    required_permissions = {
+        "POST": ["catalog.add_productimage", "catalog.add_product", "catalog.change_product"]
+    }
     extra_query_params = ("async",)
 
     @extend_schema(
@@ -75,7 +79,9 @@ class SeedUploadView(StrictQueryMixin, APIView):
             "answers 200 with the result; with `?async=1`, or when the wait runs out, answers "
             "202 with the URL to poll. The same file on the same product is recognised by its "
             "content hash and not analysed again. A different description for an existing SKU "
-            "becomes the product's description, so all its images are re-scored."
+            "becomes the product's description, so all its images are re-scored. When the queue "
+            "cannot be reached the upload is still stored and answered 202 with Retry-After: "
+            "the sweeper (recover_stuck) starts its analysis once the queue is back."
         ),
         request=SeedUploadRequestSerializer,
         parameters=[
@@ -102,8 +108,12 @@ class SeedUploadView(StrictQueryMixin, APIView):
             sku=data.get("sku", ""),
             title=data.get("title", ""),
         )
+        # A wake-up the broker did not take leaves the row without ``enqueued_at``: no worker
+        # will come before the sweeper does, so waiting is pointless.
+        queued = AnalysisResult.objects.filter(pk=result.pk, enqueued_at__isnull=False).exists()
+        wait = settings.UPLOAD_WAIT_SECONDS if queued and not run_async else 0.0
         # Async still reads the row once: in a one-process setup it may be done already.
-        result = wait_for_analysis(result.pk, 0.0 if run_async else settings.UPLOAD_WAIT_SECONDS)
+        result = wait_for_analysis(result.pk, wait)
         if not run_async and result.status in FINISHED:
             body = SeedUploadResultSerializer(
                 result, context={"request": request, "already_uploaded": already_uploaded}
@@ -119,7 +129,10 @@ class SeedUploadView(StrictQueryMixin, APIView):
                 "already_uploaded": already_uploaded,
             }
         ).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": poll_url})
+        headers = {"Location": poll_url}
+        if not queued and result.status not in FINISHED:
+            headers["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 def batch_rows(scores: list[pipeline.UploadScore]) -> list[dict]:
@@ -154,6 +167,7 @@ class BatchScoreView(StrictQueryMixin, APIView):
 
     parser_classes = [SizeLimitedMultiPartParser]
     permission_classes = [IsAuthenticated]
+    throttle_scope = "batch"
 
     @staticmethod
     def max_upload_files() -> int:
@@ -164,7 +178,8 @@ class BatchScoreView(StrictQueryMixin, APIView):
         summary="Score image/description pairs without storing them",
         description=(
             "For catalog systems that check before publishing: send `files` and `descriptions` "
-            "(repeat each field, same order), at most BATCH_MAX_ITEMS pairs. Nothing is stored; "
+            "(repeat each field, same order), at most BATCH_MAX_ITEMS pairs and BATCH_MAX_PIXELS "
+            "pixels in all (a 413 beyond). Nothing is stored; "
             "the active model scores every pair and the quality checks run on every image "
             "(duplicate detection needs stored images and is not part of it)."
         ),
@@ -177,9 +192,15 @@ class BatchScoreView(StrictQueryMixin, APIView):
         serializer.is_valid(raise_exception=True)
         checked: list[CheckedImage] = serializer.validated_data["files"]
         descriptions: list[str] = serializer.validated_data["descriptions"]
-        model_version, scores = pipeline.score_uploads(
-            [item.decoded.image for item in checked], descriptions
-        )
+        try:
+            with decoded_uploads(checked) as images:
+                model_version, scores = pipeline.score_uploads(images, descriptions)
+        except PixelBudgetBusy as error:
+            raise ServiceUnavailable(
+                str(error), retry_after=settings.RETRY_AFTER_SECONDS
+            ) from error
+        except PixelBudgetError as error:
+            raise PayloadTooLarge(str(error), field="files") from error
         rows = batch_rows(scores)
         results = [
             {

@@ -20,8 +20,8 @@ class Command(BaseCommand):
             "--root-dir",
             type=Path,
             default=None,
-            help="Folder image paths are relative to. Default: the CSV's folder "
-            "(or the root recorded in an export.json beside it).",
+            help="Folder image paths are relative to (MEDIA_ROOT for exported CSVs). "
+            "Default: the CSV's own folder.",
         )
         add_model_arguments(parser)
 

@@ -34,7 +34,10 @@ class Command(BaseCommand):
         summary = export_verdicts(
             output, val_fraction=val_fraction, since=since_moment, seed=seed, balance=not no_balance
         )
-        self.stdout.write(f"Image paths are relative to {summary.root}")
+        self.stdout.write(
+            f"Image paths are relative to {summary.root}: train with "
+            f"train_clip --train-csv {summary.train_path} --root-dir {summary.root}"
+        )
         for name, side, path in (
             ("train", summary.train, summary.train_path),
             ("val", summary.val, summary.val_path),

@@ -44,8 +44,8 @@ class Command(BaseCommand):
             "--root-dir",
             type=Path,
             default=None,
-            help="Folder image paths are relative to. Default: the CSV's folder "
-            "(or the root recorded in an export.json beside it).",
+            help="Folder image paths are relative to (MEDIA_ROOT for exported CSVs). "
+            "Default: the CSV's own folder.",
         )
         parser.add_argument("--epochs", type=int, default=3)
         parser.add_argument("--batch-size", type=int, default=8)
