@@ -84,6 +84,13 @@ class ProductImage(models.Model):
     content_hash = models.CharField(max_length=64, db_index=True, editable=False)
     # Written by the analysis pipeline; used to find near-duplicates.
     perceptual_hash = models.CharField(max_length=16, blank=True, editable=False)
+    # The hash cut into three bands, each an indexed column: the near-duplicate index
+    # (clipanalysis.image_signature explains it). Written with the hash.
+    phash_band_0 = models.IntegerField(null=True, blank=True, editable=False, db_index=True)
+    phash_band_1 = models.IntegerField(null=True, blank=True, editable=False, db_index=True)
+    phash_band_2 = models.IntegerField(null=True, blank=True, editable=False, db_index=True)
+    # Soft RGB histogram (float32 bytes) that confirms a near-duplicate has the same colours.
+    colour_histogram = models.BinaryField(blank=True, default=b"", editable=False)
     width = models.PositiveIntegerField(default=0, editable=False)
     height = models.PositiveIntegerField(default=0, editable=False)
     format = models.CharField(max_length=16, blank=True, editable=False)
@@ -106,7 +113,10 @@ class ProductImage(models.Model):
             if getattr(self, "_facts_file", None) is not self.image.file:
                 self.record_facts(inspect_upload(self.image.file), self.image.file)
             self.original_filename = display_filename(self.image.name)
-            self.perceptual_hash = ""  # the pipeline computes it for the new pixels
+            # The pipeline computes these for the new pixels.
+            self.perceptual_hash = ""
+            self.phash_band_0 = self.phash_band_1 = self.phash_band_2 = None
+            self.colour_histogram = b""
         super().save(*args, **kwargs)
 
     def record_facts(self, facts: ImageFacts, file) -> None:

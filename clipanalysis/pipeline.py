@@ -29,7 +29,9 @@ from catalog.uploads import CheckedImage, store_listing_upload
 from clipanalysis import quality
 from clipanalysis.clip_service import ClipService, get_clip_service
 from clipanalysis.explanation import COLOURS
+from clipanalysis.image_signature import colour_histogram
 from clipanalysis.models import AnalysisResult, ImageEmbedding, ModelVersion
+from clipanalysis.near_duplicates import find_duplicate, record_signature
 from clipanalysis.registry import active_model
 from clipanalysis.review import sync_review_item
 from clipanalysis.scoring import Judgement, ScoringOptions, calibrated_probability, judge
@@ -278,30 +280,36 @@ def check_quality(image: ProductImage, pixels) -> ImageFacts:
     """Quality checks plus exact and near duplicates among other products' images."""
     preset = quality.get_preset(settings.QUALITY_PRESET)
     report = quality.run_quality_checks(pixels, preset)
-    ProductImage.objects.filter(pk=image.pk).update(perceptual_hash=report.perceptual_hash)
-    others = ProductImage.objects.exclude(product_id=image.product_id)
+    histogram = colour_histogram(pixels)
+    record_signature(image.pk, report.perceptual_hash, histogram)
+    return with_duplicate_check(image, report, histogram)
+
+
+def with_duplicate_check(
+    image: ProductImage, report: quality.QualityReport, histogram: bytes
+) -> ImageFacts:
+    """Add the ``duplicate`` check to ``report``, found through the band index.
+
+    Its value is the distance to the duplicate, or the tolerance + 1 when no other
+    product's image is within it (the index does not measure farther ones).
+    """
     limit = settings.NEAR_DUPLICATE_MAX_DISTANCE
-    exact = others.filter(content_hash=image.content_hash).order_by("pk").first()
-    if exact is not None:
-        closest: tuple[int, int] | None = (exact.pk, 0)
-    else:
-        # Every other hash is compared (64 = the hash length): the check's value is the
-        # distance to the closest image, a duplicate only within the tolerance.
-        candidates = others.exclude(perceptual_hash="").values_list("pk", "perceptual_hash")
-        ranked = quality.near_duplicates(report.perceptual_hash, candidates.iterator(), 64)
-        closest = ranked[0] if ranked else None
-    is_duplicate = closest is not None and closest[1] <= limit
+    found = find_duplicate(image, report.perceptual_hash, histogram, limit)
+    report.checks = [check for check in report.checks if check.name != "duplicate"]
     report.checks.append(
         quality.CheckResult(
             name="duplicate",
-            value=float(closest[1] if closest else 64),
-            passed=not is_duplicate,
-            limit=f"> {limit} bits from every other product's image",
+            value=float(found.distance if found else limit + 1),
+            passed=found is None,
+            limit=f"> {limit} bits from, or other colours than, every other product's image",
             blocking=True,
         )
     )
-    duplicate, distance = closest if is_duplicate else (None, None)
-    return ImageFacts(report=report, duplicate_of=duplicate, duplicate_distance=distance)
+    return ImageFacts(
+        report=report,
+        duplicate_of=found.image_id if found else None,
+        duplicate_distance=found.distance if found else None,
+    )
 
 
 def image_embedding(

@@ -274,7 +274,9 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models")))
 
 # --- Quality checks -----------------------------------------------------------
 QUALITY_PRESET = env_str("QUALITY_PRESET", "general")  # general | marketplace
-NEAR_DUPLICATE_MAX_DISTANCE = env_int("NEAR_DUPLICATE_MAX_DISTANCE", 6)
+# Bits between perceptual hashes: 8 still catches a copy cropped by 2 % a side; the colour
+# confirmation (clipanalysis.image_signature) keeps look-alike products out.
+NEAR_DUPLICATE_MAX_DISTANCE = env_int("NEAR_DUPLICATE_MAX_DISTANCE", 8)
 
 # --- Review queue ---------------------------------------------------------------
 # A result whose score lies within this distance of the threshold is uncertain.
