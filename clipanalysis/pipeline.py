@@ -26,9 +26,8 @@ from PIL import Image
 from catalog.imaging import BadImageError, decode_image
 from catalog.models import ProductImage, description_hash
 from catalog.uploads import CheckedImage, store_listing_upload
-from clipanalysis import quality
-from clipanalysis.clip_service import ClipService, get_clip_service
-from clipanalysis.explanation import COLOURS
+from clipanalysis import quality, vocabularies
+from clipanalysis.clip_service import ZERO_SHOT_TEMPLATES, ClipService, get_clip_service
 from clipanalysis.image_signature import colour_histogram
 from clipanalysis.models import AnalysisResult, ImageEmbedding, ModelVersion
 from clipanalysis.near_duplicates import find_duplicate, record_signature
@@ -199,14 +198,21 @@ class ImageFacts:
 
 
 def scoring_options(model_version: ModelVersion) -> ScoringOptions:
-    """How ``model_version`` judges, with the zero-shot and explanation settings."""
-    labels = tuple(settings.CLIP_ZERO_SHOT_LABELS) if settings.CLIP_USE_ZERO_SHOT else ()
-    families = {"colour": COLOURS, "category": settings.CLIP_ZERO_SHOT_LABELS}
+    """How ``model_version`` judges, with the zero-shot and explanation settings.
+
+    The families and the zero-shot categories come from the attribute vocabularies
+    (``clipanalysis.vocabularies``: admin-edited, re-read when they change).
+    """
+    families = vocabularies.current_families()
+    category = families.get(vocabularies.CATEGORY)
+    use_zero_shot = settings.CLIP_USE_ZERO_SHOT
     return ScoringOptions(
         threshold=model_version.threshold,
         calibration=model_version.calibration,
-        zero_shot_labels=labels,
+        zero_shot_labels=vocabularies.zero_shot_categories() if use_zero_shot else (),
+        zero_shot_templates=category.templates if category else ZERO_SHOT_TEMPLATES,
         explain_families=families if settings.CLIP_EXPLAIN else {},
+        conflict_confidence=settings.ATTRIBUTE_CONFLICT_CONFIDENCE,
     )
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from catalog.models import Product
 from clipanalysis.access_groups import ensure_group
 from clipanalysis.models import AnalysisResult, ReviewItem, Verdict
+from clipanalysis.vocabularies import conflict_reasons
 
 Reason = ReviewItem.Reason
 State = ReviewItem.State
@@ -81,7 +82,9 @@ class InvalidVerdict(ReviewError):
 
 # --- opening and closing (called by the pipeline) -------------------------------
 def review_reasons(result: AnalysisResult) -> list[str]:
-    """Why a finished result needs a human: mismatch, uncertain score, failed quality."""
+    """Why a finished result needs a human: mismatch, uncertain score, failed quality, and a
+    confident conflict with a stated attribute or the product's category (even when the
+    overall score passes)."""
     reasons = []
     if result.is_match is False:
         reasons.append(Reason.MISMATCH)
@@ -91,6 +94,7 @@ def review_reasons(result: AnalysisResult) -> list[str]:
         reasons.append(Reason.UNCERTAIN)
     if result.quality_passed is False:
         reasons.append(Reason.QUALITY)
+    reasons.extend(conflict_reasons(result))
     return [str(reason) for reason in reasons]
 
 

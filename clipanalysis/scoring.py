@@ -15,18 +15,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from clipanalysis.clip_service import ClipService, cosine_to_score
-from clipanalysis.explanation import explain
+from clipanalysis.claims import Family
+from clipanalysis.clip_service import ZERO_SHOT_TEMPLATES, ClipService, cosine_to_score
+from clipanalysis.explanation import DEFAULT_CONFLICT_CONFIDENCE, explain, value_probabilities
 
 
 @dataclass(frozen=True)
 class ScoringOptions:
-    """How a model version judges: its threshold and calibration, and what to add."""
+    """How a model version judges: its threshold and calibration, and what to add.
+
+    ``explain_families`` maps a family name to its ``Family`` (terms, synonyms,
+    prompt templates) or to plain values; ``conflict_confidence`` is how likely
+    the image's best unstated value must be for the explanation to call a conflict.
+    """
 
     threshold: float
     calibration: Mapping[str, Any] | None = None
     zero_shot_labels: Sequence[str] = ()
-    explain_families: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    zero_shot_templates: Sequence[str] = ZERO_SHOT_TEMPLATES
+    explain_families: Mapping[str, Sequence[str] | Family] = field(default_factory=dict)
+    conflict_confidence: float = DEFAULT_CONFLICT_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,18 @@ def calibrated_probability(calibration: Mapping[str, Any] | None, score: float) 
     return float(1.0 / (1.0 + np.exp(-logit)))
 
 
+def zero_shot_ranking(
+    service: ClipService, image_embedding: torch.Tensor, options: ScoringOptions
+) -> dict[str, float] | None:
+    """P(category) over ``zero_shot_labels``, highest first; prompts cached per model."""
+    if not options.zero_shot_labels:
+        return None
+    labels = Family.of("zero-shot", list(dict.fromkeys(options.zero_shot_labels)))
+    labels = Family(labels.name, labels.terms, tuple(options.zero_shot_templates))
+    probabilities = value_probabilities(service, image_embedding, labels)
+    return dict(sorted(probabilities.items(), key=lambda pair: -pair[1]))
+
+
 def judge(
     service: ClipService,
     image_embeddings: torch.Tensor,
@@ -75,13 +95,15 @@ def judge(
     scores = cosine_to_score((image_embeddings.float() * texts).sum(dim=-1)).tolist()
     judgements = []
     for embedding, description, score in zip(image_embeddings, descriptions, scores, strict=True):
-        zero_shot = (
-            service.zero_shot_classify(embedding, list(options.zero_shot_labels))
-            if options.zero_shot_labels
-            else None
-        )
+        zero_shot = zero_shot_ranking(service, embedding, options)
         explanation = (
-            explain(service, embedding, description, options.explain_families)
+            explain(
+                service,
+                embedding,
+                description,
+                options.explain_families,
+                options.conflict_confidence,
+            )
             if options.explain_families
             else None
         )

@@ -266,6 +266,9 @@ CLIP_ZERO_SHOT_LABELS = env_list(
 )
 # Attribute-level explanation (stated vs seen colour and category) on every result.
 CLIP_EXPLAIN = env_bool("CLIP_EXPLAIN", True)
+# How likely (0-1) the image's value must be for a disagreement with the text (or with the
+# product's category field) to open a review item: attribute_conflict / category_conflict.
+ATTRIBUTE_CONFLICT_CONFIDENCE = env_float("ATTRIBUTE_CONFLICT_CONFIDENCE", 0.5)
 # Where the hub is unreachable, the offline demo model (built by
 # `manage.py build_demo_model`) serves instead of CLIP_MODEL_NAME.
 CLIP_OFFLINE_FALLBACK = env_bool("CLIP_OFFLINE_FALLBACK", True)

@@ -1,7 +1,16 @@
-"""The scorer's models: model versions, analysis results and embeddings, the review queue."""
+"""The scorer's models: model versions, results and embeddings, review queue, vocabularies."""
 
 from clipanalysis.models.analyses import AnalysisResult, ImageEmbedding
 from clipanalysis.models.model_versions import ModelVersion
 from clipanalysis.models.review_queue import ReviewItem, Verdict
+from clipanalysis.models.vocabularies import AttributeFamily, AttributeTerm
 
-__all__ = ["AnalysisResult", "ImageEmbedding", "ModelVersion", "ReviewItem", "Verdict"]
+__all__ = [
+    "AnalysisResult",
+    "AttributeFamily",
+    "AttributeTerm",
+    "ImageEmbedding",
+    "ModelVersion",
+    "ReviewItem",
+    "Verdict",
+]

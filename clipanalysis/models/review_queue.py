@@ -66,6 +66,8 @@ class ReviewItem(models.Model):
         MISMATCH = "mismatch", "Image–text mismatch"
         UNCERTAIN = "uncertain", "Uncertain score"
         QUALITY = "quality", "Quality check failed"
+        ATTRIBUTE_CONFLICT = "attribute_conflict", "Image contradicts a stated attribute"
+        CATEGORY_CONFLICT = "category_conflict", "Image contradicts the product's category"
 
     image = models.ForeignKey(ProductImage, on_delete=models.CASCADE, related_name="review_items")
     result = models.ForeignKey(
