@@ -13,6 +13,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 .PHONY: run test test-sqlite test-postgres browsers lint schema benchmark check-deploy
 
 $(STAMP): requirements.txt
+	@echo "Installing the requirements into $(VENV) (first run only, a few minutes)…"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
@@ -24,9 +25,10 @@ var/secret_key:
 	$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 ## Run the service: web + worker, migrations, model (offline demo model if needed), admin login.
-run: $(STAMP) var/secret_key
-	set -a; [ ! -f .env ] || . ./.env; set +a; \
-	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" $(PY) manage.py serve
+# manage.py itself reads (or generates) var/secret_key when SECRET_KEY is not set.
+run: $(STAMP)
+	@echo "Starting: migrate, choose the scoring model, then web + worker (Ctrl-C stops)…"
+	@set -a; [ ! -f .env ] || . ./.env; set +a; $(PY) -u manage.py serve
 
 ## Run the whole test suite: lint, migrations check, schema, tests on SQLite and PostgreSQL.
 test: $(STAMP) browsers lint check-deploy
@@ -35,7 +37,7 @@ test: $(STAMP) browsers lint check-deploy
 	$(MAKE) test-sqlite test-postgres
 
 # The variables README "Production" names; Django's deployment checklist must report nothing.
-PRODUCTION_ENV := DEBUG=0 ALLOWED_HOSTS=catalog.example.com \
+PRODUCTION_ENV := DEPLOYMENT=production DEBUG=0 ALLOWED_HOSTS=catalog.example.com \
 	CSRF_TRUSTED_ORIGINS=https://catalog.example.com SECURE_SSL_REDIRECT=1 \
 	SECURE_PROXY_SSL_HEADER=1 SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_INCLUDE_SUBDOMAINS=1 \
 	SECURE_HSTS_PRELOAD=1 SESSION_COOKIE_SECURE=1 CSRF_COOKIE_SECURE=1 \

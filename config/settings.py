@@ -14,16 +14,29 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.local_secret import PRODUCTION, deployment, secret_key_path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 # --- Core -------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
+# "local" (default) or "production" (config/local_secret.py, README "Production"). Locally,
+# manage.py fills SECRET_KEY from var/secret_key; production must set it explicitly.
+DEPLOYMENT = deployment()
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
+    if DEPLOYMENT == PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEPLOYMENT=production: set it to 50+ random "
+            "characters, the same on every machine."
+        )
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG is off. `manage.py` generates one into "
+            f"{secret_key_path()} for a local checkout; other entry points (gunicorn, "
+            "scripts) need SECRET_KEY in the environment."
+        )
     SECRET_KEY = "insecure-development-key-only-for-debug"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -370,10 +383,17 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging ------------------------------------------------------------------
+# django-q2's per-task INFO lines are dropped (config/log_filters.py) unless LOG_EACH_TASK=1.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"per_task_noise": {"()": "config.log_filters.PerTaskNoiseFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": [] if env_bool("LOG_EACH_TASK", False) else ["per_task_noise"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
