@@ -1,8 +1,16 @@
 """The model registry: which CLIP scores the catalog, and switching to another.
 
-ORM-aware layer, the one writer of ``ModelVersion``. A version is identified
-by its location plus a fingerprint of the weights, so rebuilding a directory in
-place yields a new version rather than silently changing old scores' meaning.
+ORM-aware layer, the one writer of ``ModelVersion`` and ``ModelActivation``. A
+version is identified by its location plus a fingerprint of the weights, so
+rebuilding a directory in place yields a new version rather than silently
+changing old scores' meaning.
+
+Safe by construction: a model is loaded, and scores one image, before it is
+registered by an operator (``register_model(..., verify=True)``) and before it is
+activated (``activate``), so a typo or a broken directory is refused with the
+reason instead of making every later upload fail. Every activation is recorded
+(who, when, what it replaced, the threshold it went live with, the guard's
+comparison), and ``rollback`` goes back to the model it replaced.
 """
 
 from __future__ import annotations
@@ -16,14 +24,67 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from PIL import Image
 
-from clipanalysis.clip_service import clear_clip_services
+from clipanalysis.clip_service import ClipService, ModelLoadError, clear_clip_services
 from clipanalysis.model_metadata import read_model_metadata
-from clipanalysis.models import ModelVersion
+from clipanalysis.models import ModelActivation, ModelVersion
 
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_BYTES = 4 * 1024 * 1024
+# What the load check scores: any image and text do; a model that cannot score them cannot serve.
+PROBE_TEXT = "a product photo"
+
+
+class ModelNotLoadable(ValueError):
+    """The model cannot serve: no such directory or cached hub model, broken files, or it
+    loads but cannot score. The message says which, in words fit for an operator."""
+
+
+def looks_like_a_path(name_or_path: str) -> bool:
+    """``/tmp/nope``, ``./model``, ``~/m``, ``C:\\m``: meant as a directory, never a hub name."""
+    text = str(name_or_path)
+    return text.startswith(("/", ".", "~")) or "\\" in text or Path(text).exists()
+
+
+def check_loadable(name_or_path: str | Path) -> None:
+    """Load the model and score one image with it; raise ``ModelNotLoadable`` otherwise.
+
+    A local directory must hold a CLIP (config and safetensors weights); a hub
+    name must be in the local model cache, or downloadable when the hub may be
+    used (``HF_HUB_OFFLINE`` unset). Loads on the CPU in float32: the check is
+    about the files, not the serving device.
+    """
+    name = str(name_or_path)
+    if looks_like_a_path(name) and not Path(name).expanduser().is_dir():
+        raise ModelNotLoadable(
+            f"{name} is not a model directory (it does not exist) and not a hub model name."
+        )
+    try:
+        service = ClipService.load(name, device="cpu", dtype="float32", local_files_only=True)
+    except ModelLoadError as cached_error:
+        if Path(name).is_dir() or not settings.CLIP_HUB_DOWNLOADS:
+            raise ModelNotLoadable(_not_loadable(name, cached_error)) from cached_error
+        try:
+            service = ClipService.load(name, device="cpu", dtype="float32")
+        except ModelLoadError as error:
+            raise ModelNotLoadable(_not_loadable(name, error)) from error
+    try:
+        score = service.compute_similarity(Image.new("RGB", (64, 64), (128, 96, 64)), PROBE_TEXT)
+    except Exception as error:  # any failure to score means it cannot serve
+        raise ModelNotLoadable(f"{name} loads but cannot score an image: {error}") from error
+    if not 0.0 <= score <= 1.0:
+        raise ModelNotLoadable(f"{name} loads but scores nonsense ({score!r}).")
+
+
+def _not_loadable(name: str, error: Exception) -> str:
+    if Path(name).is_dir():
+        return f"{name} is not loadable: {error}"
+    return (
+        f"{name!r} is neither a model directory nor a hub model in the local cache "
+        f"(downloads {'allowed' if settings.CLIP_HUB_DOWNLOADS else 'off'}): {error}"
+    )
 
 
 def model_fingerprint(name_or_path: str) -> str:
@@ -55,9 +116,17 @@ def register_model(
     metrics: dict[str, Any] | None = None,
     training_summary: dict[str, Any] | None = None,
     threshold: float | None = None,
+    verify: bool = False,
 ) -> ModelVersion:
     """Record a model (idempotent). Its threshold: argument, then the directory's metadata
-    (``catalog_clip.json``), then ``CLIP_SIMILARITY_THRESHOLD``."""
+    (``catalog_clip.json``), then ``CLIP_SIMILARITY_THRESHOLD``; its calibration: the one
+    the directory ships (``calibration`` in ``catalog_clip.json``), until verdicts refit it.
+
+    ``verify=True`` (operators' paths) loads the model and scores one image first, and
+    raises ``ModelNotLoadable`` instead of recording a model that cannot serve.
+    """
+    if verify:
+        check_loadable(name_or_path)
     location = (
         str(Path(name_or_path).resolve()) if Path(name_or_path).is_dir() else str(name_or_path)
     )
@@ -73,6 +142,7 @@ def register_model(
         if training_summary is not None
         else metadata.get("training_summary", {}),
         "threshold": float(threshold),
+        "calibration": shipped_calibration(metadata),
     }
     version = version_name(location)
     try:
@@ -124,6 +194,15 @@ def source_of(name_or_path: str | Path) -> str:
     return ModelVersion.Source.CONFIGURED
 
 
+def shipped_calibration(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """The calibration a model directory ships (e.g. the demo model's, fitted on its held-out
+    synthetic pairs), marked as such so a later fit on verdicts is told apart."""
+    calibration = metadata.get("calibration")
+    if not isinstance(calibration, dict) or not {"coef", "intercept"} <= calibration.keys():
+        return None
+    return {**calibration, "shipped": True}
+
+
 def store_calibration(model_version: ModelVersion, calibration: dict[str, Any] | None) -> None:
     """Record the version's fitted score → P(match) calibration (``training.calibration``)."""
     model_version.calibration = calibration
@@ -145,21 +224,88 @@ def resolve_model_version(version_or_path: str) -> ModelVersion:
     )
 
 
-def activate(model_version: ModelVersion) -> ModelVersion:
+def activate(
+    model_version: ModelVersion,
+    *,
+    by=None,
+    kind: str = ModelActivation.Kind.UNGUARDED,
+    metrics: dict[str, Any] | None = None,
+    note: str = "",
+    threshold: float | None = None,
+    check: bool = True,
+) -> ModelVersion:
     """Make ``model_version`` the scoring model (one transaction; one active row at most).
 
-    Loaded services are forgotten when it commits, so the next score loads it.
+    1. unless ``check=False`` (the caller has just loaded it), load it and score one
+       image: ``ModelNotLoadable`` leaves the active model as it was;
+    2. switch the flag, set ``threshold`` if given (a rollback's), and record a
+       ``ModelActivation`` (``by``: the user; ``kind``; ``metrics``: the guard's table);
+    3. loaded services are forgotten when it commits, so the next score loads it.
+
     Re-scoring the catalog with it is ``pipeline.rescore_catalog``, which every
     caller (command, admin action, API) runs next.
     """
+    if check:
+        check_loadable(model_version.name_or_path)
     with transaction.atomic():
+        previous = (
+            ModelVersion.objects.select_for_update()
+            .filter(is_active=True)
+            .exclude(pk=model_version.pk)
+            .first()
+        )
         ModelVersion.objects.filter(is_active=True).exclude(pk=model_version.pk).update(
             is_active=False
         )
-        ModelVersion.objects.filter(pk=model_version.pk).update(
-            is_active=True, activated_at=timezone.now()
+        changes: dict[str, Any] = {"is_active": True, "activated_at": timezone.now()}
+        if threshold is not None:
+            changes["threshold"] = float(threshold)
+        ModelVersion.objects.filter(pk=model_version.pk).update(**changes)
+        model_version.refresh_from_db()
+        ModelActivation.objects.create(
+            model_version=model_version,
+            previous=previous,
+            kind=kind,
+            activated_by=by if getattr(by, "pk", None) else None,
+            threshold=model_version.threshold,
+            metrics=metrics or {},
+            note=note,
         )
         transaction.on_commit(clear_clip_services)
-    model_version.refresh_from_db()
-    logger.info("Activated %s", model_version)
+    logger.info("Activated %s (%s)", model_version, kind)
     return model_version
+
+
+def rollback_target() -> tuple[ModelVersion, float]:
+    """The model the active one replaced, and the threshold it served with then.
+
+    Raises ``ModelVersion.DoesNotExist`` when there is nothing to go back to.
+    """
+    active = ModelVersion.objects.active().first()
+    last = (
+        ModelActivation.objects.filter(model_version=active, previous__isnull=False)
+        .select_related("previous")
+        .first()
+        if active is not None
+        else None
+    )
+    if last is None:
+        raise ModelVersion.DoesNotExist(
+            "Nothing to roll back to: the active model did not replace another one."
+        )
+    served = ModelActivation.objects.filter(
+        model_version=last.previous, activated_at__lte=last.activated_at
+    ).first()
+    return last.previous, served.threshold if served else last.previous.threshold
+
+
+def rollback(*, by=None, note: str = "") -> ModelVersion:
+    """Re-activate the model the active one replaced, with the threshold it had then.
+
+    Rolling back twice swaps back: the rollback is itself an activation whose
+    ``previous`` is the model it left.
+    """
+    target, threshold = rollback_target()
+    return activate(
+        target, by=by, kind=ModelActivation.Kind.ROLLBACK, note=note, threshold=threshold
+    )

@@ -6,6 +6,7 @@ fixtures, never with another settings module.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -285,6 +286,8 @@ ATTRIBUTE_CONFLICT_CONFIDENCE = env_float("ATTRIBUTE_CONFLICT_CONFIDENCE", 0.5)
 # Where the hub is unreachable, the offline demo model (built by
 # `manage.py build_demo_model`) serves instead of CLIP_MODEL_NAME.
 CLIP_OFFLINE_FALLBACK = env_bool("CLIP_OFFLINE_FALLBACK", True)
+# Whether registering/activating a hub name may download it; off: only cached hub models load.
+CLIP_HUB_DOWNLOADS = env_bool("CLIP_HUB_DOWNLOADS", os.environ.get("HF_HUB_OFFLINE") != "1")
 DEMO_MODEL_DIR = Path(env_str("DEMO_MODEL_DIR", str(VAR_DIR / "models" / "demo-clip")))
 MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models")))
 
@@ -298,6 +301,20 @@ NEAR_DUPLICATE_MAX_DISTANCE = env_int("NEAR_DUPLICATE_MAX_DISTANCE", 8)
 # A result whose score lies within this distance of the threshold is uncertain.
 REVIEW_UNCERTAINTY_BAND = env_float("REVIEW_UNCERTAINTY_BAND", 0.03)
 CALIBRATION_MIN_VERDICTS = env_int("CALIBRATION_MIN_VERDICTS", 50)
+
+# --- Learning from verdicts (training.improvement, training.activation_guard) -------
+# Share of products (by a stable hash) never trained on: the held-out comparison set.
+TRAINING_HELDOUT_FRACTION = env_float("TRAINING_HELDOUT_FRACTION", 0.2)
+# The guard refuses a candidate worse overall, or losing more than this ROC-AUC on a slice
+# with at least ACTIVATION_GUARD_MIN_SLICE pairs; below ACTIVATION_GUARD_MIN_PAIRS held-out
+# pairs of both kinds it cannot tell, and refuses unless forced.
+ACTIVATION_GUARD_MARGIN = env_float("ACTIVATION_GUARD_MARGIN", 0.02)
+ACTIVATION_GUARD_MIN_SLICE = env_int("ACTIVATION_GUARD_MIN_SLICE", 30)
+ACTIVATION_GUARD_MIN_PAIRS = env_int("ACTIVATION_GUARD_MIN_PAIRS", 20)
+# improve_model's schedule: weekly, and when this many verdicts arrived since the last run.
+IMPROVE_MODEL_AFTER_VERDICTS = env_int("IMPROVE_MODEL_AFTER_VERDICTS", 200)
+# Training runs in a worker with its own limit (seconds), far above an analysis task's.
+IMPROVE_MODEL_TIMEOUT = env_int("IMPROVE_MODEL_TIMEOUT", 4 * 3600)
 
 # --- REST API -----------------------------------------------------------------
 UPLOAD_WAIT_SECONDS = env_float("UPLOAD_WAIT_SECONDS", 30.0)

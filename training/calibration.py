@@ -14,7 +14,12 @@ rewrites ``match_probability`` on the version's existing results with the
 formula new results get.
 
 Runs daily through the django-q2 schedule ``fit_calibrations`` (added by a
-migration) and on demand with ``manage.py fit_calibration``.
+migration), on demand with ``manage.py fit_calibration``, and on every guarded
+activation (``training.activation_guard``, from the held-out scores it just
+measured). Until a model has enough verdicts it keeps the calibration its
+directory ships (``calibration`` in ``catalog_clip.json``: the demo model's is
+fitted on its held-out synthetic set, a fine-tuned model's on its validation
+rows), so ``match_probability`` is always there.
 """
 
 from __future__ import annotations
@@ -25,26 +30,29 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
-from sklearn.linear_model import LogisticRegression
 
 from catalog.models import description_hash
 from clipanalysis import pipeline, registry
 from clipanalysis.models import AnalysisResult, ModelVersion, Verdict
-from training.export import labelled_pairs
+from training.export import heldout_products, labelled_pairs
+from training.reliability import calibration_from_scores
 
 logger = logging.getLogger(__name__)
 
 
-def verdict_labels() -> dict[tuple[int, str, str], int]:
+def verdict_labels(heldout_only: bool = False) -> dict[tuple[int, str, str], int]:
     """What reviewers said about (image, image content, text hash): 1 match, 0 mismatch.
 
     A verdict is about a picture and a text, not about the model that scored
     them, so it labels that pair for every model version. The rules of which
     verdicts count are the export's (``training.export.labelled_pairs``).
     """
+    pairs = labelled_pairs()
+    kept = heldout_products(pair.product_id for pair in pairs) if heldout_only else None
     return {
         (pair.image_id, pair.image_hash, description_hash(pair.text)): int(pair.is_match)
-        for pair in labelled_pairs()
+        for pair in pairs
+        if kept is None or pair.product_id in kept
     }
 
 
@@ -54,7 +62,7 @@ def calibration_data(model_version: ModelVersion) -> tuple[np.ndarray, np.ndarra
     After an activation re-scores the catalog, the new version's results of
     already-reviewed pairs count at once; no new verdicts are needed.
     """
-    labels = verdict_labels()
+    labels = verdict_labels(heldout_only=model_version.source == ModelVersion.Source.TRAINED)
     rows = AnalysisResult.objects.filter(
         model_version=model_version,
         similarity_score__isnull=False,
@@ -69,32 +77,34 @@ def calibration_data(model_version: ModelVersion) -> tuple[np.ndarray, np.ndarra
     return scores, np.array([label for _, label in pairs], dtype=np.int64)
 
 
-def fit_logistic(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """``(coef, intercept)`` of P(match) = 1 / (1 + exp(-(coef * score + intercept))).
-
-    Fitted on standardised scores with sklearn's default L2 penalty, so perfectly
-    separated verdicts give a steep but finite curve, then mapped back to the
-    raw similarity scale the pipeline uses.
-    """
-    mean, std = float(scores.mean()), float(scores.std()) or 1.0
-    model = LogisticRegression(C=1.0).fit(((scores - mean) / std).reshape(-1, 1), labels)
-    coef = float(model.coef_[0][0]) / std
-    intercept = float(model.intercept_[0]) - coef * mean
-    return coef, intercept
-
-
 def fit_calibration(
     model_version: ModelVersion, min_verdicts: int | None = None
 ) -> dict[str, Any] | None:
     """Fit and store the model's calibration; None (nothing stored) with too few verdicts.
 
     Too few means fewer than ``min_verdicts`` (default ``CALIBRATION_MIN_VERDICTS``)
-    labelled verdicts, or verdicts of one kind only. A stored calibration is
-    replaced by the new fit and applied to the version's existing results.
+    labelled verdicts, or verdicts of one kind only; the model keeps the
+    calibration it has (the one its directory shipped, if any). A fine-tuned
+    model is calibrated on held-out products only: on the pairs it trained on
+    its scores are overconfident. A stored calibration is replaced by the new
+    fit and applied to the version's existing results.
     """
+    scores, labels = calibration_data(model_version)
+    return store_fitted_calibration(
+        model_version, scores, labels, "verdicts on its results", min_verdicts
+    )
+
+
+def store_fitted_calibration(
+    model_version: ModelVersion,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    source: str,
+    min_verdicts: int | None = None,
+) -> dict[str, Any] | None:
+    """Fit P(match) on ``(similarity_score, label)`` pairs; store it (see ``fit_calibration``)."""
     if min_verdicts is None:
         min_verdicts = settings.CALIBRATION_MIN_VERDICTS
-    scores, labels = calibration_data(model_version)
     n_match = int(labels.sum())
     n_mismatch = len(labels) - n_match
     if len(labels) < max(min_verdicts, 2) or not n_match or not n_mismatch:
@@ -107,18 +117,12 @@ def fit_calibration(
             min_verdicts,
         )
         return None
-    coef, intercept = fit_logistic(scores, labels)
-    calibration = {
-        "method": "logistic regression of reviewer verdicts on similarity_score",
-        "coef": coef,
-        "intercept": intercept,
-        "n_verdicts": len(labels),
-        "n_match": n_match,
-        "n_mismatch": n_mismatch,
-        "fitted_at": timezone.now().isoformat(),
-    }
-    if coef:
-        calibration["score_at_p50"] = -intercept / coef
+    calibration = calibration_from_scores(
+        scores,
+        labels,
+        f"logistic regression of reviewer verdicts on similarity_score ({source})",
+        fitted_at=timezone.now().isoformat(),
+    )
     registry.store_calibration(model_version, calibration)
     updated = pipeline.refresh_match_probabilities(model_version)
     logger.info(

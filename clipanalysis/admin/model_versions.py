@@ -1,12 +1,99 @@
+"""Model versions and their history: every activation, with who, when and what it measured.
+
+Activating from here loads the model and scores one image first (``registry.activate``);
+the comparison guard runs in ``manage.py activate_model`` / ``improve_model``, whose
+decisions and tables show up here too.
+"""
+
 from __future__ import annotations
+
+import json
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from catalog.models import ProductImage
 from clipanalysis import pipeline, registry
-from clipanalysis.models import ModelVersion
+from clipanalysis.models import ModelActivation, ModelVersion
 from config.api.permissions import ACTIVATE_PERMISSION
+
+
+class ActivationInline(admin.TabularInline):
+    model = ModelActivation
+    fk_name = "model_version"
+    fields = ["activated_at", "kind", "activated_by", "previous", "threshold", "guard_summary"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Guard")
+    def guard_summary(self, obj: ModelActivation) -> str:
+        return guard_summary(obj)
+
+
+def guard_summary(obj: ModelActivation) -> str:
+    """One line: the overall ROC-AUC change on the held-out set, or why there was none."""
+    overall = (obj.metrics or {}).get("overall")
+    if not overall:
+        return "no comparison"
+    active, candidate = overall.get("active_auc"), overall.get("candidate_auc")
+    if active is None or candidate is None:
+        return f"too few held-out pairs ({overall.get('n', 0)})"
+    verdict = "accepted" if obj.metrics.get("accepted") else "refused"
+    return f"ROC-AUC {active:.3f} → {candidate:.3f} on {overall['n']} pairs ({verdict})"
+
+
+@admin.register(ModelActivation)
+class ModelActivationAdmin(admin.ModelAdmin):
+    """The model history: read-only, newest first."""
+
+    list_display = [
+        "activated_at",
+        "model_version",
+        "kind",
+        "activated_by",
+        "previous",
+        "threshold",
+        "guard",
+    ]
+    list_filter = ["kind"]
+    list_select_related = ["model_version", "previous", "activated_by"]
+    search_fields = ["model_version__version", "previous__version", "note"]
+    fields = [
+        "activated_at",
+        "model_version",
+        "kind",
+        "activated_by",
+        "previous",
+        "threshold",
+        "note",
+        "comparison",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Guard")
+    def guard(self, obj: ModelActivation) -> str:
+        return guard_summary(obj)
+
+    @admin.display(description="Comparison on the held-out verdict set")
+    def comparison(self, obj: ModelActivation) -> str:
+        if not obj.metrics:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(obj.metrics, indent=2, sort_keys=True))
 
 
 @admin.register(ModelVersion)
@@ -24,6 +111,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ["version", "name_or_path", "base_model"]
     readonly_fields = ["is_active", "activated_at", "created_at", "calibration"]
     actions = ["activate_version"]
+    inlines = [ActivationInline]
 
     @admin.display(description="Calibrated on", ordering="calibration")
     def calibrated(self, obj: ModelVersion) -> str:
@@ -58,7 +146,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return TemplateResponse(
                 request, "admin/clipanalysis/modelversion/activate_confirmation.html", context
             )
-        queued = pipeline.rescore_catalog(registry.activate(model_version))
+        try:
+            activated = registry.activate(model_version, by=request.user)
+        except registry.ModelNotLoadable as error:
+            self.message_user(
+                request, f"Not activated, the model is not loadable: {error}", messages.ERROR
+            )
+            return None
+        queued = pipeline.rescore_catalog(activated)
         self.message_user(
             request,
             f"Activated {model_version.version}; {queued} image(s) queued for re-scoring.",

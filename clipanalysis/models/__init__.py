@@ -1,7 +1,7 @@
 """The scorer's models: model versions, results and embeddings, review queue, vocabularies."""
 
 from clipanalysis.models.analyses import AnalysisResult, ImageEmbedding
-from clipanalysis.models.model_versions import ModelVersion
+from clipanalysis.models.model_versions import ModelActivation, ModelVersion
 from clipanalysis.models.review_queue import ReviewItem, Verdict
 from clipanalysis.models.vocabularies import AttributeFamily, AttributeTerm
 
@@ -10,6 +10,7 @@ __all__ = [
     "AttributeFamily",
     "AttributeTerm",
     "ImageEmbedding",
+    "ModelActivation",
     "ModelVersion",
     "ReviewItem",
     "Verdict",

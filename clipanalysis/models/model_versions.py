@@ -5,6 +5,7 @@ Rows change only in ``clipanalysis.registry``.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -48,3 +49,49 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+class ModelActivation(models.Model):
+    """One switch of the scoring model: who, when, what it replaced, and what it measured.
+
+    Rows are written only by ``clipanalysis.registry`` and never change: the
+    model's history. ``threshold`` is the threshold the model went live with,
+    so a rollback restores it even if the version's threshold was edited since.
+    """
+
+    class Kind(models.TextChoices):
+        ACTIVATED = "activated", "Activated (guard passed)"
+        FORCED = "forced", "Activated despite the guard (--force)"
+        UNGUARDED = "unguarded", "Activated without comparison"
+        ROLLBACK = "rollback", "Rolled back to the previous model"
+        START_UP = "start-up", "Chosen at start-up"
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="activations"
+    )
+    previous = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replaced_by_activations",
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.UNGUARDED)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    activated_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    threshold = models.FloatField()
+    # The guard's comparison with the model it replaced (training.activation_guard), if any.
+    metrics = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]
+        verbose_name = "model activation"
+        verbose_name_plural = "model history"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.model_version} ({self.get_kind_display()}, {self.activated_at:%Y-%m-%d %H:%M})"
+        )

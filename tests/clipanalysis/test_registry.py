@@ -80,14 +80,15 @@ def test_new_products_are_scored_by_the_activated_version(other_clip_dir):
 # --- commands ---------------------------------------------------------------------------------
 def test_activate_model_command_takes_a_version_slug(scored_image, other_clip_dir, capsys):
     new_version = register_model(other_clip_dir)
-    call_command("activate_model", new_version.version)
+    # No verdicts yet: the guard cannot compare, so activating takes --force.
+    call_command("activate_model", new_version.version, "--force")
     assert f"Activated {new_version.version}" in capsys.readouterr().out
     assert active_model() == new_version
     assert AnalysisResult.objects.current().get(image=scored_image).model_version == new_version
 
 
 def test_activate_model_command_registers_a_model_directory(scored_image, other_clip_dir, capsys):
-    call_command("activate_model", str(other_clip_dir))
+    call_command("activate_model", str(other_clip_dir), "--force")
     out = capsys.readouterr().out
     new_version = active_model()
     assert new_version.name_or_path == str(other_clip_dir.resolve())

@@ -4,13 +4,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clipanalysis.models import ModelVersion
 from clipanalysis.pipeline import rescore_catalog
-from clipanalysis.registry import activate, register_model, source_of
+from clipanalysis.registry import ModelNotLoadable, activate, register_model, source_of
 
 
 class Command(BaseCommand):
     help = (
-        "Record a CLIP model (local directory or hub name) in the model registry; its threshold "
-        "comes from the directory's catalog_clip.json unless given."
+        "Record a CLIP model (local directory or hub name) in the model registry, after loading "
+        "it and scoring one image; its threshold comes from the directory's catalog_clip.json "
+        "unless given."
     )
 
     def add_arguments(self, parser) -> None:
@@ -34,16 +35,21 @@ class Command(BaseCommand):
         is_local = Path(path).exists()
         if is_local and not (Path(path) / "config.json").is_file():
             raise CommandError(f"{path} is not a model directory (no config.json).")
-        model_version = register_model(
-            path,
-            source=source or source_of(path),
-            base_model=base_model,
-            threshold=threshold,
-        )
+        try:
+            model_version = register_model(
+                path,
+                source=source or source_of(path),
+                base_model=base_model,
+                threshold=threshold,
+                verify=True,
+            )
+        except ModelNotLoadable as error:
+            raise CommandError(f"Not registered: {error}") from None
         self.stdout.write(
             f"Registered {model_version.version} ({model_version.get_source_display()}, "
             f"threshold {model_version.threshold:.4f})."
         )
         if then_activate:
-            queued = rescore_catalog(activate(model_version))
+            # Just loaded and scored above; no second load check.
+            queued = rescore_catalog(activate(model_version, check=False))
             self.stdout.write(f"Activated it; {queued} images queued for re-scoring.")

@@ -1,0 +1,198 @@
+"""Guarded activation: a candidate goes live only when it measures no worse than the active model.
+
+ORM-aware. Steps of ``guarded_activate``:
+
+1. load the candidate (and the active model) and score the held-out verdict set
+   with both (``training.export.heldout_pairs``: verdicts on products no
+   export ever trains on, plus their hard negatives); a candidate that cannot
+   load raises ``ModelNotLoadable`` and nothing changes;
+2. compare (``training.comparison.compare_scores``): refused when worse overall,
+   when it loses more than ``ACTIVATION_GUARD_MARGIN`` on a slice with
+   ``ACTIVATION_GUARD_MIN_SLICE`` pairs, or when the held-out set is too small
+   to tell, unless ``force``;
+3. activate through the registry, recording who, when and the comparison;
+   queue the catalog for re-scoring (``pipeline.rescore_catalog``);
+4. calibrate the new model from the held-out verdicts it was just scored on
+   (it never trained on them); with too few, it keeps its shipped calibration.
+
+When no other model is active (or the active one no longer loads) there is
+nothing to protect, and the candidate is activated after its load check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from clipanalysis import pipeline, registry
+from clipanalysis.clip_service import ClipService, ModelLoadError
+from clipanalysis.models import ModelActivation, ModelVersion
+from training.calibration import store_fitted_calibration
+from training.comparison import Comparison, compare_scores, cosine_scores, plot_comparison
+from training.export import LabelledPair, heldout_pairs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GuardDecision:
+    """What ``guarded_activate`` did, with the table it decided on (None: nothing to compare)."""
+
+    candidate: ModelVersion
+    activated: bool
+    comparison: Comparison | None
+    message: str
+    queued: int = 0
+    calibration: dict | None = None
+
+
+@dataclass
+class HeldoutScores:
+    pairs: list[LabelledPair]
+    labels: np.ndarray
+    active: np.ndarray
+    candidate: np.ndarray
+
+
+def load_for_comparison(model_version: ModelVersion) -> ClipService:
+    """The model on the serving device, in float32 (the comparison must not hinge on dtype)."""
+    try:
+        return ClipService.load(
+            model_version.name_or_path,
+            device=settings.CLIP_DEVICE,
+            dtype="float32",
+            threshold=model_version.threshold,
+            batch_size=settings.CLIP_BATCH_SIZE,
+            local_files_only=True,
+        )
+    except ModelLoadError as error:
+        raise registry.ModelNotLoadable(
+            f"{model_version.version} is not loadable: {error}"
+        ) from error
+
+
+def score_heldout(active: ClipService, candidate: ClipService) -> HeldoutScores:
+    pairs = heldout_pairs()
+    root = Path(settings.MEDIA_ROOT).resolve()
+    paths = [root / pair.image_name for pair in pairs]
+    texts = [pair.text for pair in pairs]
+    return HeldoutScores(
+        pairs=pairs,
+        labels=np.array([pair.is_match for pair in pairs], dtype=bool),
+        active=cosine_scores(active, paths, texts),
+        candidate=cosine_scores(candidate, paths, texts),
+    )
+
+
+def compare_on_heldout(
+    active: ModelVersion,
+    candidate: ModelVersion,
+    *,
+    plot_path: str | Path | None = None,
+    services: tuple[ClipService, ClipService] | None = None,
+) -> tuple[Comparison, HeldoutScores]:
+    """Both models on the held-out verdict set, side by side (optionally plotted)."""
+    active_service, candidate_service = services or (
+        load_for_comparison(active),
+        load_for_comparison(candidate),
+    )
+    scores = score_heldout(active_service, candidate_service)
+    comparison = compare_scores(
+        scores.labels,
+        scores.active,
+        scores.candidate,
+        [pair.slices for pair in scores.pairs],
+        active_model=active.version,
+        candidate_model=candidate.version,
+        active_threshold=active.threshold,
+        candidate_threshold=candidate.threshold,
+        margin=settings.ACTIVATION_GUARD_MARGIN,
+        min_slice=settings.ACTIVATION_GUARD_MIN_SLICE,
+        min_pairs=settings.ACTIVATION_GUARD_MIN_PAIRS,
+    )
+    if plot_path is not None and len(scores.labels):
+        plot_comparison(
+            scores.labels,
+            scores.active,
+            scores.candidate,
+            plot_path,
+            (active.version, candidate.version),
+        )
+    return comparison, scores
+
+
+def guarded_activate(
+    candidate: ModelVersion,
+    *,
+    by=None,
+    force: bool = False,
+    rescore: bool = True,
+    note: str = "",
+    plot_path: str | Path | None = None,
+) -> GuardDecision:
+    """Compare, then activate only if the guard allows it or ``force`` (module docstring)."""
+    candidate_service = load_for_comparison(candidate)
+    active = ModelVersion.objects.active().exclude(pk=candidate.pk).first()
+    comparison, scores, active_problem = None, None, ""
+    if active is not None:
+        try:
+            active_service = load_for_comparison(active)
+        except registry.ModelNotLoadable as error:
+            active_problem = f"The active model no longer loads ({error}); nothing to compare."
+        else:
+            comparison, scores = compare_on_heldout(
+                active, candidate, plot_path=plot_path, services=(active_service, candidate_service)
+            )
+    if comparison is not None and not comparison.accepted and not force:
+        return GuardDecision(
+            candidate, False, comparison, "Not activated: the guard refused the candidate."
+        )
+    if comparison is None:
+        kind = ModelActivation.Kind.UNGUARDED
+    elif comparison.accepted:
+        kind = ModelActivation.Kind.ACTIVATED
+    else:
+        kind = ModelActivation.Kind.FORCED
+    registry.activate(
+        candidate,
+        by=by,
+        kind=kind,
+        metrics=comparison.as_dict() if comparison else {},
+        note="\n".join(part for part in (note, active_problem) if part),
+        check=False,  # loaded and scored above
+    )
+    queued = pipeline.rescore_catalog(candidate) if rescore else 0
+    calibration = calibrate_on_heldout(candidate, candidate_service, scores)
+    message = {
+        ModelActivation.Kind.UNGUARDED: "Activated (no other loadable model to compare with).",
+        ModelActivation.Kind.ACTIVATED: "Activated: the guard accepted the candidate.",
+        ModelActivation.Kind.FORCED: "Activated with --force although the guard refused it.",
+    }[kind]
+    return GuardDecision(candidate, True, comparison, message, queued, calibration)
+
+
+def calibrate_on_heldout(
+    model_version: ModelVersion, service: ClipService, scores: HeldoutScores | None
+) -> dict | None:
+    """Fit P(match) on the held-out *verdicts* (not the made-up hard negatives).
+
+    Scores them when the comparison did not (nothing was compared); returns None
+    and keeps the model's calibration when there are too few.
+    """
+    if scores is None:
+        pairs = [pair for pair in heldout_pairs() if pair.origin in {"verdict", "corrected"}]
+        root = Path(settings.MEDIA_ROOT).resolve()
+        cosines = cosine_scores(
+            service, [root / p.image_name for p in pairs], [p.text for p in pairs]
+        )
+        labels = np.array([pair.is_match for pair in pairs], dtype=np.int64)
+    else:
+        real = np.array([pair.origin in {"verdict", "corrected"} for pair in scores.pairs], bool)
+        cosines, labels = scores.candidate[real], scores.labels[real].astype(np.int64)
+    similarity = np.clip(cosines, 0.0, 1.0)
+    model_version.refresh_from_db()
+    return store_fitted_calibration(model_version, similarity, labels, "held-out at activation")
