@@ -13,6 +13,7 @@ import numpy as np
 from django.core.files.base import ContentFile
 from django.db import transaction
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+from tqdm.auto import tqdm
 
 from catalog.models import Product, ProductImage
 from clipanalysis.models import AnalysisResult
@@ -27,10 +28,16 @@ class SeedSummary:
     mismatched: int
 
 
-def seed_catalog(n: int, *, mismatch_rate: float = 0.2, seed: int = 0) -> SeedSummary:
-    """Create ``n`` synthetic products (one image each); existing SKUs are left alone."""
+def seed_catalog(
+    n: int, *, mismatch_rate: float = 0.2, seed: int = 0, progress: bool = False
+) -> SeedSummary:
+    """Create ``n`` synthetic products (one image each); existing SKUs are left alone.
+
+    ``progress`` shows a tqdm bar on stderr (the command's one line per run is the summary).
+    """
     created = skipped = mismatched = 0
-    for item in make_catalog(n, seed=seed, mismatch_rate=mismatch_rate):
+    items = make_catalog(n, seed=seed, mismatch_rate=mismatch_rate)
+    for item in tqdm(items, total=n, desc="seeding", unit="product", disable=not progress):
         if Product.objects.filter(sku=item.sku).exists():
             skipped += 1
             continue

@@ -16,7 +16,12 @@ class Command(BaseCommand):
             raise CommandError("--products must be at least 1")
         if not 0.0 <= mismatch_rate <= 1.0:
             raise CommandError("--mismatch-rate must be between 0 and 1")
-        summary = seed_catalog(products, mismatch_rate=mismatch_rate, seed=seed)
+        summary = seed_catalog(
+            products,
+            mismatch_rate=mismatch_rate,
+            seed=seed,
+            progress=options.get("verbosity", 1) > 0,
+        )
         self.stdout.write(
             f"Created {summary.created} products ({summary.mismatched} mismatched on purpose), "
             f"skipped {summary.skipped} existing SKUs. Analysis is queued for each image; "
