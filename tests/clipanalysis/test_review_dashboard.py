@@ -38,7 +38,13 @@ def judged(reviewer, settings):
 
 def test_open_items_by_reason_counts_every_reason(judged):
     counts = dict(review_dashboard.open_items_by_reason())
-    assert counts == {"Image–text mismatch": 2, "Uncertain score": 0, "Quality check failed": 1}
+    assert counts == {
+        "Image–text mismatch": 2,
+        "Uncertain score": 0,
+        "Quality check failed": 1,
+        "Image contradicts a stated attribute": 0,
+        "Image contradicts the product's category": 0,
+    }
 
 
 def test_agreement_between_model_and_reviewers(judged):
