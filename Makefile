@@ -51,7 +51,7 @@ test-sqlite: $(STAMP)
 	SECRET_KEY=test-only $(PY) -m pytest
 
 test-postgres: $(STAMP)
-	SECRET_KEY=test-only DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not browser"
+	SECRET_KEY=test-only DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not browser and not backend_agnostic"
 
 ## Debian's Chromium for the browser test (Playwright's own download does not work offline).
 browsers:

@@ -28,7 +28,8 @@ NOT_RUN = ("make run", "make test", "curl ")
 # Operator-table commands the tour leaves out, each with where it is covered instead.
 NOT_IN_TOUR = {"build_demo_model": "tests/training/test_demo_build.py"}
 
-pytestmark = pytest.mark.slow
+# The tour clears DATABASE_URL (a new user has none), so it is the same run on both passes.
+pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]
 
 
 def readme_shell_commands(text: str) -> list[str]:
