@@ -61,10 +61,12 @@ from clipanalysis.csv_format import (
     TrainingRow,
     write_training_csv,
 )
-from clipanalysis.models import Verdict
+from clipanalysis.models import ModelVersion, Verdict
 from training.hard_negatives import ATTRIBUTES, attribute_swaps, same_category_swap
 
 NEGATIVE_ATTEMPTS_PER_ROW = 20
+# Synthetic replay rows per verdict row when the model descends from the demo model.
+DEMO_SYNTHETIC_REPLAY = 1.0
 REPLAY_FOLDER = "training-replay"  # under MEDIA_ROOT: a training CSV's paths lie in its root
 
 
@@ -159,6 +161,30 @@ class ExportSummary:
             data[name] = str(data[name])
         data["since"] = self.since.isoformat() if self.since else None
         return data
+
+
+def descends_from_demo(model_version: ModelVersion | None) -> bool:
+    """The demo model, or a model fine-tuned (through any number of runs) from it."""
+    seen: set[int] = set()
+    while model_version is not None and model_version.pk not in seen:
+        if model_version.source == ModelVersion.Source.DEMO:
+            return True
+        seen.add(model_version.pk)
+        if model_version.source != ModelVersion.Source.TRAINED or not model_version.base_model:
+            return False
+        base = model_version.base_model
+        model_version = (
+            ModelVersion.objects.filter(name_or_path__in={base, str(Path(base).resolve())})
+            .order_by("pk")
+            .first()
+        )
+    return False
+
+
+def default_synthetic_replay() -> float:
+    """Replay for the demo model's lineage (its own kind of pairs exist); none otherwise."""
+    active = ModelVersion.objects.active().first()
+    return DEMO_SYNTHETIC_REPLAY if descends_from_demo(active) else 0.0
 
 
 # --- 1. which verdicts count ------------------------------------------------------------

@@ -16,7 +16,7 @@ from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from tqdm.auto import tqdm
 
 from catalog.models import Product, ProductImage
-from clipanalysis.models import AnalysisResult
+from clipanalysis.models import AnalysisResult, Verdict
 from training.demo.catalog import make_catalog
 from training.models import SyntheticTruth
 
@@ -67,21 +67,51 @@ class DetectionReport:
     precision: float
     recall: float
     f1: float
+    corrected: int = 0  # judged by the reviewer's corrected text: a match now
+
+
+def corrected_texts() -> set[tuple[int, str]]:
+    """``(image id, text)`` for every description a reviewer wrote for that image."""
+    return {
+        (image_id, text.strip())
+        for image_id, text in Verdict.objects.exclude(corrected_description="").values_list(
+            "result__image_id", "corrected_description"
+        )
+    }
 
 
 def detection_report() -> DetectionReport:
-    """How well the current results separate the deliberately mismatched products."""
+    """How well the current results separate the deliberately mismatched products.
+
+    The truth of a result is its product's ``SyntheticTruth``, except where a
+    reviewer corrected the description: a result scoring the reviewer's text for
+    that image is judged a match (the text now says what the image shows), so a
+    fine-tune that learnt from corrections is not counted as missing them.
+    """
     results = AnalysisResult.objects.current().filter(image__product__synthetic_truth__isnull=False)
     done = results.done().values_list(
-        "similarity_score", "is_match", "image__product__synthetic_truth__is_mismatch"
+        "image_id",
+        "description",
+        "similarity_score",
+        "is_match",
+        "image__product__synthetic_truth__is_mismatch",
     )
-    rows = np.array([(score, flagged, truth) for score, flagged, truth in done], dtype=float)
+    fixed = corrected_texts()
+    rows, corrected = [], 0
+    for image_id, text, score, is_match, is_mismatch in done:
+        if is_mismatch and (image_id, text.strip()) in fixed:
+            is_mismatch = False
+            corrected += 1
+        rows.append((score, is_match, is_mismatch))
     pending = results.exclude(status=AnalysisResult.Status.DONE).count()
-    if len(rows) == 0:
+    if not rows:
         return DetectionReport(0, pending, None, 0.0, 0.0, 0.0)
-    truth, flagged = rows[:, 2].astype(bool), ~rows[:, 1].astype(bool)
-    auc = roc_auc_score(truth, -rows[:, 0]) if 0 < truth.sum() < len(truth) else None
+    table = np.array(rows, dtype=float)
+    truth, flagged = table[:, 2].astype(bool), ~table[:, 1].astype(bool)
+    auc = roc_auc_score(truth, -table[:, 0]) if 0 < truth.sum() < len(truth) else None
     precision, recall, f1, _ = precision_recall_fscore_support(
         truth, flagged, average="binary", zero_division=0
     )
-    return DetectionReport(len(rows), pending, auc, float(precision), float(recall), float(f1))
+    return DetectionReport(
+        len(rows), pending, auc, float(precision), float(recall), float(f1), corrected
+    )

@@ -224,3 +224,55 @@ def test_verdicts_on_older_results_use_the_text_that_was_scored(tmp_path, settin
         (text, label) for _, text, label in read_rows(tmp_path / "train.csv", settings.MEDIA_ROOT)
     }
     assert rows == {("First text", "mismatch"), ("Second text", "match")}
+
+
+def test_export_command_passes_the_heldout_share_and_the_mix_through(
+    tmp_path, settings, reviewer, capsys
+):
+    for index in range(6):
+        _, (image,) = product_with_images(
+            f"Red cotton {CATEGORIES[index]} number {index}", category=CATEGORIES[index], seed=index
+        )
+        rule(image, "match", reviewer=reviewer)
+    output = tmp_path / "export"
+
+    call_command(
+        "export_training_csv",
+        *("--output", str(output), "--val-fraction", "0", "--heldout-fraction", "0.5"),
+        *("--attribute-swaps", "1", "--same-category-swaps", "0", "--swap-attributes", "colour"),
+    )
+
+    info = json.loads((output / "export.json").read_text())
+    assert info["heldout_fraction"] == 0.5
+    assert info["mix"]["attributes"] == ["colour"] and info["mix"]["attribute_swaps"] == 1
+    assert info["mix"]["synthetic_replay"] == 0.0  # the tiny CLIP is no demo model
+    assert info["test"]["products"] + info["train"]["products"] == 6
+    assert info["train"]["hard_negatives"] == info["train"]["match"]
+    rows = read_rows(output / "train.csv", settings.MEDIA_ROOT)
+    swapped = [text for _, text, label in rows if label == "mismatch"]
+    assert swapped and all("red" not in text.lower().split() for text in swapped)
+    assert "hard negatives" in capsys.readouterr().out
+
+    call_command("export_training_csv", "--output", str(output), "--no-mix")
+    assert json.loads((output / "export.json").read_text())["mix"] is None
+
+
+def test_export_command_rejects_an_unknown_swap_attribute(tmp_path):
+    with pytest.raises(CommandError, match="Unknown attribute"):
+        call_command("export_training_csv", "--output", str(tmp_path), "--swap-attributes", "size")
+
+
+def test_replay_is_on_by_default_for_the_demo_model_and_its_fine_tunes(db):
+    from clipanalysis.registry import activate, register_model
+    from training.export import DEMO_SYNTHETIC_REPLAY, default_synthetic_replay
+
+    demo = register_model("demo-model", source="demo")
+    tuned = register_model("tuned-once", source="trained", base_model="demo-model")
+    twice = register_model("tuned-twice", source="trained", base_model="tuned-once")
+    other = register_model("someone/else", source="trained", base_model="openai/clip")
+    for model, replay in ((demo, DEMO_SYNTHETIC_REPLAY), (twice, DEMO_SYNTHETIC_REPLAY)):
+        activate(model, check=False)
+        assert default_synthetic_replay() == replay
+    activate(other, check=False)
+    assert default_synthetic_replay() == 0.0
+    assert tuned.base_model == "demo-model"

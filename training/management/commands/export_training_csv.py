@@ -1,12 +1,19 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from training.export import export_verdicts, parse_since
+from training.management.commands._mix_options import (
+    add_mix_arguments,
+    heldout_fraction_from,
+    mix_from,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Export reviewer verdicts as train.csv and val.csv (image_path,text,label) for "
-        "fine-tuning, split by product, with export.json describing the export."
+        "fine-tuning, split by product, with hard negatives (attribute and same-category "
+        "swaps) and, for the demo model's lineage, synthetic replay; held-out products go to "
+        "test.csv only; export.json describes the export."
     )
 
     def add_arguments(self, parser) -> None:
@@ -23,6 +30,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Do not add sampled negatives when matches outnumber mismatches.",
         )
+        add_mix_arguments(parser)
 
     def handle(self, *args, output, val_fraction, since, seed, no_balance, **options) -> None:
         if not 0.0 <= val_fraction < 1.0:
@@ -32,7 +40,13 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         summary = export_verdicts(
-            output, val_fraction=val_fraction, since=since_moment, seed=seed, balance=not no_balance
+            output,
+            val_fraction=val_fraction,
+            since=since_moment,
+            seed=seed,
+            balance=not no_balance,
+            heldout_fraction=heldout_fraction_from(options),
+            mix=mix_from(options),
         )
         self.stdout.write(
             f"Image paths are relative to {summary.root}: train with "
@@ -41,10 +55,12 @@ class Command(BaseCommand):
         for name, side, path in (
             ("train", summary.train, summary.train_path),
             ("val", summary.val, summary.val_path),
+            ("test (held out)", summary.test, summary.test_path),
         ):
             self.stdout.write(
                 f"{name}: {side.rows} rows ({side.match} match, {side.mismatch} mismatch; "
-                f"{side.corrected} corrected texts, {side.sampled_negatives} sampled negatives) "
+                f"{side.corrected} corrected texts, {side.sampled_negatives} sampled negatives, "
+                f"{side.hard_negatives} hard negatives, {side.synthetic} synthetic replay) "
                 f"from {side.products} products → {path}"
             )
         self.stdout.write(
