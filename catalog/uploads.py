@@ -34,6 +34,22 @@ class ImageConflict(BadImageError):
     """The product already has another image with exactly these bytes."""
 
 
+class ListingConflict(Exception):
+    """An upload for an existing product says something else than the product does.
+
+    ``changes`` maps each differing field to ``(stored, sent)``.
+    """
+
+    def __init__(self, product: Product, changes: dict[str, tuple[str, str]]) -> None:
+        self.product = product
+        self.changes = changes
+        said = "; ".join(
+            f"its {name} is {stored!r}, this upload says {sent!r}"
+            for name, (stored, sent) in changes.items()
+        )
+        super().__init__(f"Product {product.sku!r} (id {product.pk}) already exists: {said}.")
+
+
 @dataclass(frozen=True)
 class CheckedImage:
     file: UploadedFile
@@ -120,14 +136,21 @@ def replace_image(image: ProductImage, checked: CheckedImage) -> ProductImage:
 
 
 def store_listing_upload(
-    checked: CheckedImage, *, description: str, sku: str = "", title: str = ""
+    checked: CheckedImage,
+    *,
+    description: str,
+    sku: str = "",
+    title: str = "",
+    update_product: bool = False,
 ) -> tuple[ProductImage, bool]:
     """The seed's upload: the image on the product with this SKU, created if missing.
 
     1. find the product by SKU (derived from the content hash when none is
-       given), or create it; a changed description or title is saved, which
-       re-scores the product's images;
-    2. attach the image unless the same bytes are already on the product.
+       given), or create it;
+    2. a description (or a title, when one is sent) other than the product's
+       raises ``ListingConflict`` — nothing is written — unless ``update_product``
+       asks for it to be saved, which re-scores the product's images;
+    3. attach the image unless the same bytes are already on the product.
 
     Call inside a transaction that also asks for the analysis. Returns
     ``(image, created)``.
@@ -145,6 +168,10 @@ def store_listing_upload(
         changed["description"] = description
     if title and product.title != title:
         changed["title"] = title
+    if changed and not update_product:
+        raise ListingConflict(
+            product, {name: (getattr(product, name), value) for name, value in changed.items()}
+        )
     if changed:
         for name, value in changed.items():
             setattr(product, name, value)

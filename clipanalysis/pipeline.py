@@ -72,7 +72,12 @@ def request_analysis(
 
 
 def analyse_upload(
-    checked: CheckedImage, *, description: str, sku: str = "", title: str = ""
+    checked: CheckedImage,
+    *,
+    description: str,
+    sku: str = "",
+    title: str = "",
+    update_product: bool = False,
 ) -> tuple[AnalysisResult, bool]:
     """Store a seed-style upload and ask for its analysis; return the result and whether
     the same file was already on the product.
@@ -80,10 +85,16 @@ def analyse_upload(
     One transaction: ``catalog.uploads.store_listing_upload`` (product by SKU,
     image attached) and the request (idempotent: a known image and text reuse
     the existing result; a failed one is retried). Enqueued when it commits.
+    An existing product with another description raises ``ListingConflict``
+    unless ``update_product``.
     """
     with transaction.atomic():
         image, created = store_listing_upload(
-            checked, description=description, sku=sku, title=title
+            checked,
+            description=description,
+            sku=sku,
+            title=title,
+            update_product=update_product,
         )
         result = request_analysis([image.pk], retry_failed=True)[0]
     return result, not created

@@ -48,14 +48,16 @@ def looks_like_a_path(name_or_path: str) -> bool:
     return text.startswith(("/", ".", "~")) or "\\" in text or Path(text).exists()
 
 
-def check_loadable(name_or_path: str | Path) -> None:
+def check_loadable(name_or_path: str | Path, *, allow_download: bool | None = None) -> None:
     """Load the model and score one image with it; raise ``ModelNotLoadable`` otherwise.
 
     A local directory must hold a CLIP (config and safetensors weights); a hub
     name must be in the local model cache, or downloadable when the hub may be
-    used (``HF_HUB_OFFLINE`` unset). Loads on the CPU in float32: the check is
-    about the files, not the serving device.
+    used (``HF_HUB_OFFLINE`` unset; ``allow_download`` overrides
+    ``CLIP_HUB_DOWNLOADS``). Loads on the CPU in float32: the check is about the
+    files, not the serving device.
     """
+    downloads = settings.CLIP_HUB_DOWNLOADS if allow_download is None else allow_download
     name = str(name_or_path)
     if looks_like_a_path(name) and not Path(name).expanduser().is_dir():
         raise ModelNotLoadable(
@@ -64,12 +66,12 @@ def check_loadable(name_or_path: str | Path) -> None:
     try:
         service = ClipService.load(name, device="cpu", dtype="float32", local_files_only=True)
     except ModelLoadError as cached_error:
-        if Path(name).is_dir() or not settings.CLIP_HUB_DOWNLOADS:
-            raise ModelNotLoadable(_not_loadable(name, cached_error)) from cached_error
+        if Path(name).is_dir() or not downloads:
+            raise ModelNotLoadable(_not_loadable(name, cached_error, downloads)) from cached_error
         try:
             service = ClipService.load(name, device="cpu", dtype="float32")
         except ModelLoadError as error:
-            raise ModelNotLoadable(_not_loadable(name, error)) from error
+            raise ModelNotLoadable(_not_loadable(name, error, downloads)) from error
     try:
         score = service.compute_similarity(Image.new("RGB", (64, 64), (128, 96, 64)), PROBE_TEXT)
     except Exception as error:  # any failure to score means it cannot serve
@@ -78,12 +80,12 @@ def check_loadable(name_or_path: str | Path) -> None:
         raise ModelNotLoadable(f"{name} loads but scores nonsense ({score!r}).")
 
 
-def _not_loadable(name: str, error: Exception) -> str:
+def _not_loadable(name: str, error: Exception, downloads: bool) -> str:
     if Path(name).is_dir():
         return f"{name} is not loadable: {error}"
     return (
         f"{name!r} is neither a model directory nor a hub model in the local cache "
-        f"(downloads {'allowed' if settings.CLIP_HUB_DOWNLOADS else 'off'}): {error}"
+        f"(downloads {'allowed' if downloads else 'off'}): {error}"
     )
 
 
@@ -233,6 +235,7 @@ def activate(
     note: str = "",
     threshold: float | None = None,
     check: bool = True,
+    configured_model: str = "",
 ) -> ModelVersion:
     """Make ``model_version`` the scoring model (one transaction; one active row at most).
 
@@ -270,6 +273,7 @@ def activate(
             threshold=model_version.threshold,
             metrics=metrics or {},
             note=note,
+            configured_model=configured_model,
         )
         transaction.on_commit(clear_clip_services)
     logger.info("Activated %s (%s)", model_version, kind)

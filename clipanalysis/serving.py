@@ -1,9 +1,12 @@
 """Choose the scoring model at start-up: the configured CLIP, else the offline demo model.
 
-Used by ``manage.py serve``. Where ``CLIP_MODEL_NAME`` cannot be loaded (no
-hub access, unknown name), the demo model the project trains itself serves
-instead, is built once and cached under ``DEMO_MODEL_DIR``, and is registered
-as source "demo" so the admin banner and every score say which model made it.
+Used by ``manage.py serve``. A changed ``CLIP_MODEL_NAME`` (or ``serve --model``) is
+registered and activated after the load check; an unchanged one leaves later
+activations standing (``prepare_scoring_model`` says how the two relate).
+Where ``CLIP_MODEL_NAME`` cannot be loaded (no hub access, unknown name), the
+demo model the project trains itself serves instead, is built once and cached
+under ``DEMO_MODEL_DIR``, and is registered as source "demo" so the admin
+banner and every score say which model made it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
-from clipanalysis.clip_service import ClipService, ModelLoadError
-from clipanalysis.models import ModelVersion
+from clipanalysis.clip_service import ModelLoadError
+from clipanalysis.models import ModelActivation, ModelVersion
 from clipanalysis.pipeline import rescore_catalog
-from clipanalysis.registry import activate, register_model
+from clipanalysis.registry import (
+    ModelNotLoadable,
+    activate,
+    check_loadable,
+    looks_like_a_path,
+    register_model,
+)
 
 HUB_PROBE_TIMEOUT = 3.0
 
@@ -29,6 +38,7 @@ HUB_PROBE_TIMEOUT = 3.0
 class ModelChoice:
     model_version: ModelVersion
     message: str
+    refused: bool = False  # a configured model was refused: the message says why
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
@@ -43,44 +53,139 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
         return False
 
 
-def try_load(name_or_path: str) -> str | None:
-    """None when the model loads, else the reason it does not."""
-    is_local = Path(name_or_path).is_dir()
+def load_problem(name_or_path: str) -> str | None:
+    """None when the model loads and scores one image (``registry.check_loadable``, the
+    guarded path), else the reason it does not. The local cache is tried first; the hub
+    only when it answers, so an offline machine does not wait out its retries."""
     try:
-        ClipService.load(name_or_path, device="cpu", dtype="float32", local_files_only=True)
+        check_loadable(name_or_path, allow_download=False)
         return None
-    except ModelLoadError as error:
-        if is_local or not hub_reachable():
-            return str(error) if is_local else "the model hub is unreachable and it is not cached"
+    except ModelNotLoadable as cached_problem:
+        if looks_like_a_path(name_or_path) or not settings.CLIP_HUB_DOWNLOADS:
+            return str(cached_problem)
+        if not hub_reachable():
+            return "the model hub is unreachable and it is not cached"
     try:
-        ClipService.load(name_or_path, device="cpu", dtype="float32")
+        check_loadable(name_or_path, allow_download=True)
         return None
-    except ModelLoadError as error:
+    except ModelNotLoadable as error:
         return str(error)
 
 
-def prepare_scoring_model(build_demo: Callable[[Path], None]) -> ModelChoice:
-    """Make sure a loadable model is active; build the demo model if it must serve."""
-    active = ModelVersion.objects.active().first()
-    if active is not None and try_load(active.name_or_path) is None:
-        return ModelChoice(active, f"Scoring model: {active.version} ({active.name_or_path})")
+def location_of(name_or_path: str) -> str:
+    """How the registry writes a model's name: directories resolved, hub names as given."""
+    return str(Path(name_or_path).resolve()) if Path(name_or_path).is_dir() else name_or_path
 
-    configured = settings.CLIP_MODEL_NAME
-    problem = try_load(configured)
+
+def last_configured_model() -> str | None:
+    """The CLIP_MODEL_NAME the last start-up acted on (None before the first)."""
+    return (
+        ModelActivation.objects.exclude(configured_model="")
+        .values_list("configured_model", flat=True)
+        .first()
+    )
+
+
+def prepare_scoring_model(
+    build_demo: Callable[[Path, str], None], configured: str | None = None
+) -> ModelChoice:
+    """Make sure a loadable model is active; build the demo model if it must serve.
+
+    How configuration and activation relate (the operator's view):
+
+    1. ``configured`` (``serve --model``, else ``CLIP_MODEL_NAME``) that differs from
+       the one the last start acted on is a change of mind: it is load-checked (loaded,
+       one image scored), registered, activated and the catalog re-scored;
+    2. the same configuration as last time leaves the active model alone, so a model
+       activated since (``activate_model``, the admin, the API) stands;
+    3. a changed configuration that does not load is refused loudly and the active
+       model keeps scoring (the next start tries again);
+    4. with no loadable model at all, the offline demo model serves.
+
+    Each model is loaded once here (the check), not again to activate it.
+    """
+    configured = str(configured or settings.CLIP_MODEL_NAME)
+    changed = last_configured_model() != configured
+    active = ModelVersion.objects.active().first()
+    active_problem = None
+    if active is not None and (not changed or active.name_or_path == location_of(configured)):
+        active_problem = load_problem(active.name_or_path)
+        if active_problem is None:
+            if changed:  # configured and already active: remember it, nothing to switch
+                activate(
+                    active,
+                    kind=ModelActivation.Kind.START_UP,
+                    check=False,
+                    configured_model=configured,
+                    note=f"CLIP_MODEL_NAME={configured} (already active)",
+                )
+            return ModelChoice(active, f"Scoring model: {active.version} ({active.name_or_path})")
+
+    problem = load_problem(configured)
     if problem is None:
         model_version = register_model(configured)
-        if not model_version.is_active:
-            rescore_catalog(activate(model_version))
-        return ModelChoice(model_version, f"Scoring model: {configured}")
+        switched = not model_version.is_active
+        activate(
+            model_version,
+            kind=ModelActivation.Kind.START_UP,
+            check=False,  # just loaded and scored by load_problem
+            configured_model=configured,
+            note=f"CLIP_MODEL_NAME={configured}",
+        )
+        queued = rescore_catalog(model_version) if switched else 0
+        if active is not None and switched:
+            message = (
+                f"CLIP_MODEL_NAME changed to {configured}: registered and activated it as "
+                f"{model_version.version} in place of {active.version}; {queued} images "
+                "queued for re-scoring."
+            )
+        else:
+            message = f"Scoring model: {model_version.version} ({configured})"
+        return ModelChoice(model_version, message)
+
+    if active is not None and active_problem is None:
+        active_problem = load_problem(active.name_or_path)
+    if active is not None and active_problem is None:
+        if active.source == ModelVersion.Source.DEMO:
+            # The demo model is what serves when the configured model cannot: as designed.
+            activate(
+                active,
+                kind=ModelActivation.Kind.START_UP,
+                check=False,
+                configured_model=configured,
+                note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
+            )
+            return demo_choice(active, configured, problem, Path(active.name_or_path))
+        return ModelChoice(
+            active,
+            f"REFUSED CLIP_MODEL_NAME={configured}: {problem}.\n"
+            f"Still scoring with {active.version} ({active.name_or_path}). Fix the name or "
+            "path and restart, or unset it to keep this model.",
+            refused=True,
+        )
 
     if not settings.CLIP_OFFLINE_FALLBACK:
         raise ModelLoadError(f"Cannot load {configured}: {problem}")
     demo_dir = Path(settings.DEMO_MODEL_DIR)
     if not (demo_dir / "config.json").is_file():
-        build_demo(demo_dir)
+        build_demo(demo_dir, f"Could not load {configured} ({problem}).")
     model_version = register_model(demo_dir, source=ModelVersion.Source.DEMO, base_model="scratch")
-    if not model_version.is_active:
-        rescore_catalog(activate(model_version))
+    switched = not model_version.is_active
+    activate(
+        model_version,
+        kind=ModelActivation.Kind.START_UP,
+        check=True,  # first load of the demo model in this start
+        configured_model=configured,
+        note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
+    )
+    if switched:
+        rescore_catalog(model_version)
+    return demo_choice(model_version, configured, problem, demo_dir)
+
+
+def demo_choice(
+    model_version: ModelVersion, configured: str, problem: str, demo_dir: Path
+) -> ModelChoice:
     return ModelChoice(
         model_version,
         f"Could not load {configured} ({problem}).\n"

@@ -85,6 +85,9 @@ class ModelActivation(models.Model):
     # The guard's comparison with the model it replaced (training.activation_guard), if any.
     metrics = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
+    # The CLIP_MODEL_NAME start-up acted on (``clipanalysis.serving``): a later start with
+    # another value switches the model; the same value leaves later activations standing.
+    configured_model = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-activated_at", "-id"]

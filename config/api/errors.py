@@ -101,8 +101,9 @@ def _reshape(exc: Exception, data) -> dict:
         return error_body("invalid", _first_message(data) or "The input is not valid.")
     code = _exception_code(exc)
     message = str(getattr(exc, "detail", "") or exc)
+    fields = getattr(exc, "fields", None)  # per-field messages an exception carries
     field = getattr(exc, "field", None)
-    return error_body(code, message, {field: [message]} if field else None)
+    return error_body(code, message, fields or ({field: [message]} if field else None))
 
 
 def _exception_code(exc: Exception) -> str:

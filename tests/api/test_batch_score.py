@@ -14,7 +14,7 @@ URL = "/api/v1/batch-score/"
 
 
 def post_batch(client, files, descriptions):
-    return client.post(URL, {"files": files, "descriptions": descriptions}, format="multipart")
+    return client.post(URL, {"file": files, "descriptions": descriptions}, format="multipart")
 
 
 def nothing_stored() -> bool:
@@ -65,7 +65,7 @@ def test_more_than_the_limit_is_a_400(read_only_client, settings):
     files = [upload(image_bytes(packshot((60 * i, 30, 30)))) for i in range(3)]
     response = post_batch(read_only_client, files, ["a", "b", "c"])
     assert response.status_code == 400
-    assert "at most 2" in error_of(response)["fields"]["files"][0]
+    assert "at most 2" in error_of(response)["fields"]["file"][0]
 
 
 def test_unpaired_descriptions_are_a_400(read_only_client, scoring_model):
@@ -78,7 +78,7 @@ def test_a_bad_item_names_its_position(read_only_client, scoring_model):
     files = [upload(), upload(b"", "empty.jpg"), upload(b"not an image", "x.png")]
     response = post_batch(read_only_client, files, ["a", "b", "c"])
     assert response.status_code == 400
-    fields = error_of(response)["fields"]["files"]
+    fields = error_of(response)["fields"]["file"]
     assert set(fields) == {"1", "2"}
     assert nothing_stored()
 
@@ -86,7 +86,7 @@ def test_a_bad_item_names_its_position(read_only_client, scoring_model):
 def test_missing_fields_and_json_bodies(read_only_client):
     response = read_only_client.post(URL, {}, format="multipart")
     assert response.status_code == 400
-    assert {"files", "descriptions"} <= set(error_of(response)["fields"])
+    assert {"file", "descriptions"} <= set(error_of(response)["fields"])
     assert read_only_client.post(URL, {"files": []}, format="json").status_code == 415
 
 

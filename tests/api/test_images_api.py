@@ -17,7 +17,7 @@ URL = "/api/v1/images/"
 
 
 def post_image(client, product, data: bytes | None = None, name: str = "photo.jpg", **extra):
-    payload = {"product": product.pk, "image": upload(data, name), **extra}
+    payload = {"product": product.pk, "file": upload(data, name), **extra}
     return client.post(URL, payload, format="multipart")
 
 
@@ -81,8 +81,8 @@ def test_bad_files_are_a_400_and_write_nothing(catalog_client, settings, data, n
     response = post_image(catalog_client, product, data, name)
     assert response.status_code == 400, response.content
     error = error_of(response)
-    assert "image" in error["fields"]
-    assert message in " ".join(error["fields"]["image"]).lower()
+    assert "file" in error["fields"]
+    assert message in " ".join(error["fields"]["file"]).lower()
     assert not ProductImage.objects.exists()
     assert not AnalysisResult.objects.exists()
     assert stored_files(settings) == []
@@ -93,7 +93,7 @@ def test_an_image_over_the_pixel_limit_is_a_400(catalog_client, settings):
     product = make_product()
     response = post_image(catalog_client, product, image_bytes(Image.new("RGB", (101, 100))))
     assert response.status_code == 400
-    assert "pixels" in error_of(response)["fields"]["image"][0]
+    assert "pixels" in error_of(response)["fields"]["file"][0]
     assert not ProductImage.objects.exists()
 
 
@@ -105,14 +105,14 @@ def test_a_file_over_the_byte_limit_is_a_413(catalog_client, settings):
     assert response.status_code == 413
     error = error_of(response)
     assert error["code"] == "payload_too_large"
-    assert "image" in error["fields"]
+    assert "file" in error["fields"]
     assert not ProductImage.objects.exists()
 
 
 def test_missing_fields_and_unknown_product_are_a_400(catalog_client):
     response = catalog_client.post(URL, {}, format="multipart")
     assert response.status_code == 400
-    assert {"product", "image"} <= set(error_of(response)["fields"])
+    assert {"product", "file"} <= set(error_of(response)["fields"])
 
     response = catalog_client.post(URL, {"product": 999, "image": upload()}, format="multipart")
     assert response.status_code == 400

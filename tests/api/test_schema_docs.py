@@ -84,7 +84,7 @@ def test_list_filters_and_upload_parameters_are_documented(schema):
         "page_size",
     }
     assert names("/api/v1/analyses/") >= {"model_version", "is_match", "quality_passed", "q"}
-    assert names("/upload", "post") == {"async"}
+    assert names("/upload", "post") == {"async", "update"}
     upload = schema["paths"]["/upload"]["post"]
     assert set(upload["requestBody"]["content"]) == {"multipart/form-data"}
     assert {"200", "202"} <= set(upload["responses"])

@@ -87,10 +87,12 @@ class TestSync:
         assert ProductImage.objects.count() == 1
         assert AnalysisResult.objects.count() == 1
 
-    def test_a_new_description_rescores_the_same_image(self, catalog_client):
+    def test_a_new_description_with_update_rescores_the_same_image(self, catalog_client):
         data = image_bytes(packshot())
         first = post_upload(catalog_client, data, sku="DESC").json()
-        second = post_upload(catalog_client, data, sku="DESC", description="Blue mug").json()
+        second = post_upload(
+            catalog_client, data, query="?update=1", sku="DESC", description="Blue mug"
+        ).json()
         assert second["id"] == first["id"]
         assert second["analysis_id"] != first["analysis_id"]
         assert second["description"] == "Blue mug"
@@ -100,7 +102,7 @@ class TestSync:
         response = post_upload(catalog_client, query="?async=1", sku="ASYNC")
         assert response.status_code == 202, response.content
         body = response.json()
-        assert body["poll_url"] == f"/api/v1/analyses/{body['analysis_id']}/"
+        assert body["poll_url"] == f"http://testserver/api/v1/analyses/{body['analysis_id']}/"
         assert response["Location"] == body["poll_url"]
         assert body["status"] in {"pending", "running", "done"}
         polled = catalog_client.get(body["poll_url"])

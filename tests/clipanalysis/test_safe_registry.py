@@ -129,3 +129,21 @@ def test_the_model_history_admin_lists_activations(
     page = client.get(reverse("admin:clipanalysis_modelactivation_changelist"))
     assert page.status_code == 200
     assert "admin" in page.text and scoring_model.version in page.text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["register_model", "/tmp/nope"],
+        ["register_model", "/tmp/nope", "--activate"],
+        ["register_model", "./nope"],
+        ["activate_model", "/tmp/nope"],
+    ],
+)
+def test_a_typo_never_becomes_the_scoring_model(scoring_model, command, capsys):
+    before = set(ModelVersion.objects.values_list("pk", flat=True))
+    with pytest.raises(CommandError, match="nope"):
+        call_command(*command)
+    assert set(ModelVersion.objects.values_list("pk", flat=True)) == before
+    assert active_model() == scoring_model
+    assert "Activated" not in capsys.readouterr().out

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from clipanalysis.models import ModelVersion
+from clipanalysis.models import ModelActivation, ModelVersion
+from clipanalysis.registry import activate, register_model
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +61,92 @@ def test_admin_banner_names_the_scoring_model(client, admin_user):
     page = client.get("/admin/").content.decode()
     assert "Scoring model:" in page
     assert ModelVersion.objects.active().get().version in page
+
+
+def loads_counted(monkeypatch) -> list[str]:
+    """Every model load start-up does (the real loads run; only their names are kept)."""
+    from clipanalysis.clip_service import ClipService
+
+    names: list[str] = []
+    real = ClipService.load.__func__
+
+    def counting(cls, name_or_path, *args, **kwargs):
+        names.append(str(name_or_path))
+        return real(cls, name_or_path, *args, **kwargs)
+
+    monkeypatch.setattr(ClipService, "load", classmethod(counting))
+    return names
+
+
+def start(capsys, **options) -> tuple[str, str]:
+    call_command("serve", prepare_only=True, **options)
+    captured = capsys.readouterr()
+    return captured.out, captured.err
+
+
+def test_a_changed_clip_model_name_is_registered_and_activated_at_start_up(
+    capsys, settings, tiny_clip_dir, other_clip_dir, monkeypatch
+):
+    start(capsys)
+    first = ModelVersion.objects.active().get()
+    assert first.name_or_path == str(tiny_clip_dir)
+
+    settings.CLIP_MODEL_NAME = str(other_clip_dir)
+    loads = loads_counted(monkeypatch)
+    out, _ = start(capsys)
+    active = ModelVersion.objects.active().get()
+    assert active.name_or_path == str(other_clip_dir.resolve())
+    assert f"CLIP_MODEL_NAME changed to {other_clip_dir}" in out
+    assert f"in place of {first.version}" in out
+    assert loads == [str(other_clip_dir)]  # loaded once: the check, not again to activate
+    record = ModelActivation.objects.first()
+    assert (record.kind, record.previous, record.configured_model) == (
+        ModelActivation.Kind.START_UP,
+        first,
+        str(other_clip_dir),
+    )
+
+
+def test_an_unchanged_configuration_leaves_a_later_activation_standing(
+    capsys, settings, other_clip_dir
+):
+    start(capsys)
+    operator_choice = activate(register_model(other_clip_dir))
+    out, _ = start(capsys)
+    assert ModelVersion.objects.active().get() == operator_choice
+    assert f"Scoring model: {operator_choice.version}" in out
+
+
+def test_serve_model_option_switches_like_the_setting(capsys, other_clip_dir):
+    start(capsys)
+    start(capsys, model=str(other_clip_dir))
+    assert ModelVersion.objects.active().get().name_or_path == str(other_clip_dir.resolve())
+
+
+def test_a_changed_configuration_that_does_not_load_is_refused_loudly(capsys, settings, tmp_path):
+    start(capsys)
+    serving = ModelVersion.objects.active().get()
+    settings.CLIP_MODEL_NAME = str(tmp_path / "typo-model")
+    _, err = start(capsys)
+    assert f"REFUSED CLIP_MODEL_NAME={tmp_path / 'typo-model'}" in err
+    assert "is not a model directory" in err
+    assert f"Still scoring with {serving.version}" in err
+    assert ModelVersion.objects.active().get() == serving
+    assert ModelVersion.objects.count() == 1
+    # Still misconfigured at the next start: still said.
+    assert "REFUSED" in start(capsys)[1]
+
+
+def test_offline_restarts_keep_the_demo_model_quietly(capsys, settings, tiny_clip_dir, tmp_path):
+    demo_dir = tmp_path / "demo-clip"
+    shutil.copytree(tiny_clip_dir, demo_dir)
+    settings.DEMO_MODEL_DIR = demo_dir
+    settings.CLIP_MODEL_NAME = "openai/clip-vit-base-patch32"
+    start(capsys)
+    demo = ModelVersion.objects.active().get()
+    records = ModelActivation.objects.count()
+
+    out, err = start(capsys)
+    assert ModelVersion.objects.active().get() == demo
+    assert f"Scoring model: {demo.version}" in out and "REFUSED" not in err
+    assert ModelActivation.objects.count() == records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clipanalysis.models import AnalysisResult
@@ -10,11 +11,13 @@ from clipanalysis.quality import MEASURE_FIELDS, check_label
 Status = AnalysisResult.Status
 
 
-def analysis_passed(result: AnalysisResult) -> bool:
-    """The seed's ``passed``: finished, matching the description, and quality passed."""
-    return bool(
-        result.status == Status.DONE and result.is_match and result.quality_passed is not False
-    )
+def analysis_passed(result: AnalysisResult) -> bool | None:
+    """The seed's ``passed``: matching the description and quality passed; ``None`` while
+    there is no judgement yet (pending, running) or none came (failed: ``reason`` says why),
+    so a client never reads "not passed" for "not known"."""
+    if result.status != Status.DONE:
+        return None
+    return bool(result.is_match and result.quality_passed is not False)
 
 
 def mismatch_text(score: float, threshold: float) -> str:
@@ -62,7 +65,15 @@ class AnalysisOutcomeFields(serializers.Serializer):
     passed = serializers.SerializerMethodField()
     reason = serializers.SerializerMethodField()
 
-    def get_passed(self, result: AnalysisResult) -> bool:
+    @extend_schema_field(
+        serializers.BooleanField(
+            allow_null=True,
+            help_text="true: matches its description and passes the quality checks; false: "
+            "it does not (reason says why); null until the analysis is done (pending or "
+            "running), and when it failed (see status and reason).",
+        )
+    )
+    def get_passed(self, result: AnalysisResult) -> bool | None:
         return analysis_passed(result)
 
     def get_reason(self, result: AnalysisResult) -> str:

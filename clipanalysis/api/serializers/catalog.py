@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from catalog.models import Product, ProductImage
 from catalog.uploads import ImageConflict, replace_image, store_upload
-from clipanalysis.api.fields import ImageUploadField
+from clipanalysis.api.fields import ImageAlias, ImageUploadField, UploadAliasesMixin
 from clipanalysis.api.serializers.analyses import AnalysisSummarySerializer
 from clipanalysis.models import AnalysisResult
 from clipanalysis.product_status import ProductAnalysisStatus, with_analysis_status
@@ -23,10 +23,11 @@ def current_analysis(image: ProductImage) -> AnalysisResult | None:
     return image.analyses.current().select_related("model_version").first()
 
 
-class ProductImageSerializer(serializers.ModelSerializer):
-    """An image of a product; ``image`` is the upload (write), ``url`` where it is served."""
+class ProductImageSerializer(UploadAliasesMixin, serializers.ModelSerializer):
+    """An image of a product; ``file`` is the upload (write), ``url`` where it is served."""
 
-    image = ImageUploadField(write_only=True)
+    file = ImageUploadField(write_only=True, source="image")
+    image = ImageAlias()
     url = serializers.FileField(source="image", read_only=True, use_url=True)
     sku = serializers.CharField(source="product.sku", read_only=True)
     analysis = serializers.SerializerMethodField()
@@ -37,6 +38,7 @@ class ProductImageSerializer(serializers.ModelSerializer):
             "id",
             "product",
             "sku",
+            "file",
             "image",
             "url",
             "original_filename",
@@ -75,7 +77,7 @@ class ProductImageSerializer(serializers.ModelSerializer):
                 {"product": ["An image stays on its product; upload it to the other one."]}
             )
         if "image" not in validated_data:
-            raise serializers.ValidationError({"image": ["Send the new image file."]})
+            raise serializers.ValidationError({"file": ["Send the new image file."]})
         try:
             replace_image(image, validated_data["image"])
         except ImageConflict as error:

@@ -6,7 +6,13 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clipanalysis.api.fields import DescriptionField, ImageUploadField
+from clipanalysis.api.fields import (
+    DescriptionField,
+    ImageAlias,
+    ImageListAlias,
+    ImageUploadField,
+    UploadAliasesMixin,
+)
 from clipanalysis.api.serializers.analyses import (
     QUALITY_MEASURES,
     AnalysisOutcomeFields,
@@ -18,8 +24,9 @@ from clipanalysis.review import DESCRIPTION_MAX_CHARS
 from config.api.errors import PayloadTooLarge
 
 
-class SeedUploadRequestSerializer(serializers.Serializer):
+class SeedUploadRequestSerializer(UploadAliasesMixin, serializers.Serializer):
     file = ImageUploadField()
+    image = ImageAlias()
     description = DescriptionField(
         max_length=DESCRIPTION_MAX_CHARS, help_text="The product description to check against."
     )
@@ -100,7 +107,7 @@ class UploadAcceptedSerializer(serializers.Serializer):
             {"type": "array", "items": DescriptionField.schema, "minItems": 1},
             DescriptionField.schema,
         ],
-        "description": "One description per image, in the same order as ``files`` (repeat the "
+        "description": "One description per image, in the same order as ``file`` (repeat the "
         "field; a single part is a list of one).",
     }
 )
@@ -108,31 +115,32 @@ class DescriptionListField(serializers.ListField):
     """In multipart a single ``descriptions`` part is a list of one: documented as such."""
 
 
-class BatchScoreRequestSerializer(serializers.Serializer):
-    files = serializers.ListField(
+class BatchScoreRequestSerializer(UploadAliasesMixin, serializers.Serializer):
+    file = serializers.ListField(
         child=ImageUploadField(),
         min_length=1,
         help_text="Images, one multipart part each (repeat the field); at most BATCH_MAX_ITEMS.",
     )
+    files = ImageListAlias()
     descriptions = DescriptionListField(
         child=DescriptionField(max_length=DESCRIPTION_MAX_CHARS),
         min_length=1,
-        help_text="One description per image, in the same order as ``files``.",
+        help_text="One description per image, in the same order as ``file``.",
     )
 
     def validate(self, data: dict) -> dict:
         limit = settings.BATCH_MAX_ITEMS
-        files, descriptions = data["files"], data["descriptions"]
+        files, descriptions = data["file"], data["descriptions"]
         if len(files) > limit:
             raise serializers.ValidationError(
-                {"files": [f"{len(files)} images sent; at most {limit} per call."]}
+                {"file": [f"{len(files)} images sent; at most {limit} per call."]}
             )
         pixels = sum(item.pixels for item in files)
         if pixels > settings.BATCH_MAX_PIXELS:
             raise PayloadTooLarge(
                 f"The images hold {pixels:,} pixels in all; one call may score at most "
                 f"{settings.BATCH_MAX_PIXELS:,} (BATCH_MAX_PIXELS). Send fewer or smaller images.",
-                field="files",
+                field="file",
             )
         if len(files) != len(descriptions):
             raise serializers.ValidationError(

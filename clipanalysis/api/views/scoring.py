@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.pixel_budget import PixelBudgetBusy, PixelBudgetError
-from catalog.uploads import CheckedImage, decoded_uploads
+from catalog.uploads import CheckedImage, ListingConflict, decoded_uploads
 from clipanalysis import pipeline
 from clipanalysis.api.serializers.analyses import check_failure_text, mismatch_text
 from clipanalysis.api.serializers.scoring import (
@@ -31,7 +31,7 @@ from clipanalysis.api.serializers.scoring import (
     UploadAcceptedSerializer,
 )
 from clipanalysis.models import AnalysisResult
-from config.api.errors import PayloadTooLarge, ServiceUnavailable
+from config.api.errors import Conflict, ErrorSerializer, PayloadTooLarge, ServiceUnavailable
 from config.api.parsers import SizeLimitedMultiPartParser
 from config.api.query import StrictQueryMixin
 from config.env import parse_bool
@@ -60,6 +60,16 @@ def parse_flag(request: Request, name: str) -> bool:
     return value
 
 
+def listing_conflict(conflict: ListingConflict) -> Conflict:
+    """A 409 that says what the product has, field by field, and how to replace it."""
+    error = Conflict(f"{conflict} Send ?update=1 to replace it (its images are re-scored).")
+    error.fields = {
+        name: [f"The product has {stored!r}; this upload says {sent!r}."]
+        for name, (stored, sent) in conflict.changes.items()
+    }
+    return error
+
+
 class SeedUploadView(StrictQueryMixin, APIView):
     """The seed's ``POST /upload``, backed by the real pipeline."""
 
@@ -68,7 +78,7 @@ class SeedUploadView(StrictQueryMixin, APIView):
     required_permissions = {
         "POST": ["catalog.add_productimage", "catalog.add_product", "catalog.change_product"]
     }
-    extra_query_params = ("async",)
+    extra_query_params = ("async", "update")
 
     @extend_schema(
         operation_id="upload_image",
@@ -78,8 +88,10 @@ class SeedUploadView(StrictQueryMixin, APIView):
             "against the description. Waits up to UPLOAD_WAIT_SECONDS for the analysis and "
             "answers 200 with the result; with `?async=1`, or when the wait runs out, answers "
             "202 with the URL to poll. The same file on the same product is recognised by its "
-            "content hash and not analysed again. A different description for an existing SKU "
-            "becomes the product's description, so all its images are re-scored. When the queue "
+            "content hash and not analysed again. An existing product is never rewritten "
+            "silently: a description (or a title) other than the product's is a 409 that shows "
+            "what the product has, and nothing is stored; with `?update=1` it becomes the "
+            "product's description and all its images are re-scored. When the queue "
             "cannot be reached the upload is still stored and answered 202 with Retry-After: "
             "the sweeper (recover_stuck) starts its analysis once the queue is back."
         ),
@@ -89,25 +101,42 @@ class SeedUploadView(StrictQueryMixin, APIView):
                 "async",
                 bool,
                 description="Answer 202 at once instead of waiting for the analysis.",
-            )
+            ),
+            OpenApiParameter(
+                "update",
+                bool,
+                description="Replace an existing product's description (and title, when "
+                "sent) with this upload's, re-scoring its images. Without it a different "
+                "description is a 409.",
+            ),
         ],
         responses={
             200: OpenApiResponse(SeedUploadResultSerializer, description="Analysed."),
             202: OpenApiResponse(UploadAcceptedSerializer, description="Stored; still analysing."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The SKU's product has another description (or title); "
+                "`fields` shows what it has. Send `?update=1` to replace it.",
+            ),
         },
         tags=["upload"],
     )
     def post(self, request: Request) -> Response:
         run_async = parse_flag(request, "async")
+        update_product = parse_flag(request, "update")
         serializer = SeedUploadRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result, already_uploaded = pipeline.analyse_upload(
-            data["file"],
-            description=data["description"],
-            sku=data.get("sku", ""),
-            title=data.get("title", ""),
-        )
+        try:
+            result, already_uploaded = pipeline.analyse_upload(
+                data["file"],
+                description=data["description"],
+                sku=data.get("sku", ""),
+                title=data.get("title", ""),
+                update_product=update_product,
+            )
+        except ListingConflict as conflict:
+            raise listing_conflict(conflict) from conflict
         # A wake-up the broker did not take leaves the row without ``enqueued_at``: no worker
         # will come before the sweeper does, so waiting is pointless.
         queued = AnalysisResult.objects.filter(pk=result.pk, enqueued_at__isnull=False).exists()
@@ -119,7 +148,10 @@ class SeedUploadView(StrictQueryMixin, APIView):
                 result, context={"request": request, "already_uploaded": already_uploaded}
             ).data
             return Response(body, status=status.HTTP_200_OK)
-        poll_url = reverse("analysisresult-detail", kwargs={"pk": result.pk})
+        # Absolute, like the image URLs the API gives.
+        poll_url = request.build_absolute_uri(
+            reverse("analysisresult-detail", kwargs={"pk": result.pk})
+        )
         body = UploadAcceptedSerializer(
             {
                 "id": result.image_id,
@@ -177,9 +209,10 @@ class BatchScoreView(StrictQueryMixin, APIView):
         operation_id="batch_score",
         summary="Score image/description pairs without storing them",
         description=(
-            "For catalog systems that check before publishing: send `files` and `descriptions` "
-            "(repeat each field, same order), at most BATCH_MAX_ITEMS pairs and BATCH_MAX_PIXELS "
-            "pixels in all (a 413 beyond). Nothing is stored; "
+            "For catalog systems that check before publishing: send `file` and `descriptions` "
+            "(repeat each field, same order; `files` is the old name of `file`), at most "
+            "BATCH_MAX_ITEMS pairs and BATCH_MAX_PIXELS pixels in all (a 413 beyond). Nothing "
+            "is stored; "
             "the active model scores every pair and the quality checks run on every image "
             "(duplicate detection needs stored images and is not part of it)."
         ),
@@ -190,7 +223,7 @@ class BatchScoreView(StrictQueryMixin, APIView):
     def post(self, request: Request) -> Response:
         serializer = BatchScoreRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        checked: list[CheckedImage] = serializer.validated_data["files"]
+        checked: list[CheckedImage] = serializer.validated_data["file"]
         descriptions: list[str] = serializer.validated_data["descriptions"]
         try:
             with decoded_uploads(checked) as images:
@@ -200,7 +233,7 @@ class BatchScoreView(StrictQueryMixin, APIView):
                 str(error), retry_after=settings.RETRY_AFTER_SECONDS
             ) from error
         except PixelBudgetError as error:
-            raise PayloadTooLarge(str(error), field="files") from error
+            raise PayloadTooLarge(str(error), field="file") from error
         rows = batch_rows(scores)
         results = [
             {

@@ -29,21 +29,35 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prepare-only", action="store_true", help="Do everything but start the processes."
         )
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="Model directory or hub name to serve (default CLIP_MODEL_NAME). A different "
+            "one than the last start's is load-checked, registered and activated.",
+        )
 
-    def handle(self, *args, host: str, port: str, prepare_only: bool, **options) -> None:
+    def handle(
+        self, *args, host: str, port: str, prepare_only: bool, model: str | None, **options
+    ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
-        choice = prepare_scoring_model(build_demo=self._build_demo_model)
-        self.stdout.write(
-            self.style.WARNING(choice.message) if "DEMO" in choice.message else choice.message
-        )
+        choice = prepare_scoring_model(build_demo=self._build_demo_model, configured=model)
+        if choice.refused:
+            self.stderr.write(self.style.ERROR(choice.message))
+        elif "DEMO" in choice.message:
+            self.stdout.write(self.style.WARNING(choice.message))
+        else:
+            self.stdout.write(choice.message)
         self._announce_admin_login(host, port)
         if prepare_only:
             return
         self._run_processes(host, port)
 
-    def _build_demo_model(self, output: Path) -> None:
+    def _build_demo_model(self, output: Path, reason: str) -> None:
+        # The reason first: the build takes minutes and the operator should know why.
+        self.stdout.write(self.style.WARNING(reason))
         self.stdout.write(f"Building the offline demo model into {output} (once, a few minutes)…")
+        self.stdout.flush()
         call_command("build_demo_model", output=str(output))
 
     def _announce_admin_login(self, host: str, port: str) -> None:
