@@ -26,7 +26,7 @@ from PIL import Image
 from catalog.imaging import BadImageError, decode_image
 from catalog.models import ProductImage, description_hash
 from catalog.uploads import CheckedImage, store_listing_upload
-from clipanalysis import quality, vocabularies
+from clipanalysis import leases, quality, vocabularies
 from clipanalysis.clip_service import ZERO_SHOT_TEMPLATES, ClipService, get_clip_service
 from clipanalysis.image_signature import colour_histogram
 from clipanalysis.models import AnalysisResult, ImageEmbedding, ModelVersion
@@ -151,20 +151,24 @@ def enqueue(result_ids: Iterable[int]) -> None:
 
 
 # --- 2. analyse ---------------------------------------------------------------
-def claim(result_id: int) -> bool:
-    """Take the row with one conditional UPDATE; False when someone else has it."""
+def claim(result_id: int) -> str | None:
+    """Take the row with one conditional UPDATE; its new lease token, or None when
+    someone else has it (or it is finished, or out of attempts)."""
     now = timezone.now()
+    token = leases.new_token()
     claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, lease_expires_at__lt=now)
-    return bool(
+    claimed = (
         AnalysisResult.objects.filter(claimable, pk=result_id)
         .filter(attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
         .update(
             status=Status.RUNNING,
-            lease_expires_at=now + timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS),
+            lease_owner=token,
+            lease_expires_at=leases.lease_deadline(now),
             attempts=F("attempts") + 1,
             started_at=now,
         )
     )
+    return token if claimed else None
 
 
 def analyse(result_id: int) -> str:
@@ -173,32 +177,56 @@ def analyse(result_id: int) -> str:
     1. claim the row (exit quietly if another worker got there first);
     2. decode the image and run the quality checks;
     3. score it against the description with CLIP (no transaction held);
-    4. write the result;
-    5. open, update or close its review item.
+    4. write the result, only if this worker still holds the lease (a heartbeat
+       renews it meanwhile; a worker whose lease was taken over writes nothing);
+    5. open, update or close its review item, in the same transaction as 4.
     """
-    if not claim(result_id):
+    token = claim(result_id)
+    if token is None:
         return "skipped: another worker got there first, or it is finished"
     result = AnalysisResult.objects.select_related("image", "model_version").get(pk=result_id)
-    try:
-        fields = compute(result)
-    except Exception as error:  # a failed analysis must never block the queue
-        reason = (
-            str(error) if isinstance(error, BadImageError) else f"{type(error).__name__}: {error}"
-        )
-        if not isinstance(error, BadImageError | FileNotFoundError):
-            logger.exception("Analysis %s failed", result_id)
-        _finish(result, {"status": Status.FAILED, "error": reason[:2000]})
-        return f"failed: {reason}"
-    _finish(result, {"status": Status.DONE, "error": "", **fields})
-    sync_review_item(result)
+    with leases.Heartbeat(result_id, token):
+        try:
+            fields = compute(result)
+        except Exception as error:  # a failed analysis must never block the queue
+            reason = (
+                str(error)
+                if isinstance(error, BadImageError)
+                else f"{type(error).__name__}: {error}"
+            )
+            if not isinstance(error, BadImageError | FileNotFoundError):
+                logger.exception("Analysis %s failed", result_id)
+            if not _finish(result, token, {"status": Status.FAILED, "error": reason[:2000]}):
+                return LEASE_LOST
+            return f"failed: {reason}"
+        if not _finish(result, token, {"status": Status.DONE, "error": "", **fields}):
+            return LEASE_LOST
     return result.status_text
 
 
-def _finish(result: AnalysisResult, fields: dict) -> None:
-    fields = {**fields, "finished_at": timezone.now(), "lease_expires_at": None}
-    for name, value in fields.items():
-        setattr(result, name, value)
-    result.save(update_fields=list(fields))
+LEASE_LOST = "dropped: the lease was taken over, another worker owns this analysis now"
+
+
+def _finish(result: AnalysisResult, token: str, fields: dict) -> bool:
+    """Write the outcome and sync the review item, if ``token`` still holds the lease.
+
+    One transaction: the conditional UPDATE locks the row, so a takeover cannot slip
+    between the write and the review item. False (nothing written) otherwise.
+    """
+    fields = {**fields, "finished_at": timezone.now()}
+    with transaction.atomic():
+        if not leases.write_if_held(result.pk, token, fields):
+            logger.warning(
+                "Analysis %s: lease %s lost before the result was written; dropped",
+                result.pk,
+                token,
+            )
+            return False
+        for name, value in {**fields, "lease_expires_at": None, "lease_owner": ""}.items():
+            setattr(result, name, value)
+        if result.status == Status.DONE:
+            sync_review_item(result)
+    return True
 
 
 @dataclass
@@ -403,30 +431,50 @@ def refresh_match_probabilities(model_version: ModelVersion) -> int:
 def recover_stuck(now=None) -> dict[str, int]:
     """Re-enqueue work whose worker died or whose wake-up the broker lost.
 
-    Running rows with an expired lease are re-enqueued (the claim accepts them)
-    until they have used ``ANALYSIS_MAX_ATTEMPTS``; then they fail with a reason.
-    Pending rows enqueued more than one lease ago are re-enqueued too (a Redis
-    restart loses queued wake-ups). Duplicate wake-ups are harmless: only one
-    worker can claim a row.
+    Run every ``ANALYSIS_SWEEP_SECONDS`` by each worker process (``clipanalysis.sweeper``),
+    and by the ``recover_stuck`` command.
+
+    1. Running rows whose lease lapsed (the holder's heartbeat stopped: it died) and
+       that have used ``ANALYSIS_MAX_ATTEMPTS`` fail with a reason;
+    2. the others are released back to pending, each with a conditional UPDATE
+       (still running, lease still lapsed), and re-enqueued: a row whose lease was
+       renewed meanwhile, or that another sweeper released first, is left alone;
+    3. pending rows whose wake-up was never sent (the broker was down) for one lease,
+       or was sent more than ``ANALYSIS_REQUEUE_PENDING_SECONDS`` ago (a Redis restart
+       loses queued wake-ups), are sent again, also conditionally.
+
+    Duplicate wake-ups are harmless: only one worker can claim a row.
     """
     now = now or timezone.now()
-    expired = AnalysisResult.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
-    exhausted = expired.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS)
     attempts = settings.ANALYSIS_MAX_ATTEMPTS
-    failed = exhausted.update(
+    expired = AnalysisResult.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+    failed = expired.filter(attempts__gte=attempts).update(
         status=Status.FAILED,
         error=f"Gave up after {attempts} attempts (worker lost or timed out).",
         finished_at=now,
         lease_expires_at=None,
+        lease_owner="",
     )
+    retry_ids = [
+        pk
+        for pk in expired.values_list("pk", flat=True)
+        if expired.filter(pk=pk).update(
+            status=Status.PENDING, lease_expires_at=None, lease_owner="", enqueued_at=now
+        )
+    ]
+    if retry_ids:
+        logger.warning("Released %d analyses whose worker stopped renewing", len(retry_ids))
+    never_sent = now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS)
+    requeue_before = now - timedelta(seconds=settings.ANALYSIS_REQUEUE_PENDING_SECONDS)
     stale_pending = AnalysisResult.objects.filter(
-        Q(enqueued_at__isnull=True)
-        | Q(enqueued_at__lt=now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS)),
+        Q(enqueued_at__isnull=True, created_at__lt=never_sent)
+        | Q(enqueued_at__lt=requeue_before, created_at__lt=requeue_before),
         status=Status.PENDING,
-        created_at__lt=now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS),
     )
-    retry_ids = list(expired.values_list("pk", flat=True)) + list(
-        stale_pending.values_list("pk", flat=True)
-    )
+    retry_ids += [
+        pk
+        for pk in stale_pending.values_list("pk", flat=True)
+        if stale_pending.filter(pk=pk).update(enqueued_at=now)
+    ]
     enqueue(retry_ids)
     return {"failed": failed, "requeued": len(retry_ids)}

@@ -243,11 +243,25 @@ JSON_MAX_NUMBER_DIGITS = env_int("JSON_MAX_NUMBER_DIGITS", 30)
 
 # --- Background work (django-q2) -------------------------------------------
 # The database is the source of truth for analysis work (status + lease on each
-# row); the broker only delivers wake-ups. `retry` is above `timeout` so the ORM
-# broker never hands out a task again while a worker is still running it.
+# row); the broker only delivers wake-ups. A worker holds a row by a short lease that a
+# heartbeat renews every ANALYSIS_HEARTBEAT_SECONDS while the analysis runs, so a task may
+# run far longer than the lease (up to ANALYSIS_TASK_TIMEOUT, when django-q2 kills it);
+# a dead worker's rows are released by the sweeper (every ANALYSIS_SWEEP_SECONDS, in each
+# qcluster worker process) within lease + sweep seconds: 40 s with the defaults.
+# `retry` is above `timeout` so the ORM broker never hands out a task again while a
+# worker is still running it.
 REDIS_URL = env_str("REDIS_URL")
 ANALYSIS_TASK_TIMEOUT = env_int("ANALYSIS_TASK_TIMEOUT", 300)
-ANALYSIS_LEASE_SECONDS = env_int("ANALYSIS_LEASE_SECONDS", ANALYSIS_TASK_TIMEOUT + 60)
+ANALYSIS_LEASE_SECONDS = max(env_int("ANALYSIS_LEASE_SECONDS", 30), 2)
+# At most a third of the lease: two beats may be missed (a slow database) before it lapses.
+ANALYSIS_HEARTBEAT_SECONDS = min(
+    env_float("ANALYSIS_HEARTBEAT_SECONDS", ANALYSIS_LEASE_SECONDS / 3),
+    ANALYSIS_LEASE_SECONDS / 3,
+)
+ANALYSIS_SWEEP_SECONDS = env_float("ANALYSIS_SWEEP_SECONDS", 10.0)
+# A pending row whose wake-up is this old is sent again (a Redis restart loses queued
+# wake-ups); longer than the lease, so a long queue is not flooded with duplicates.
+ANALYSIS_REQUEUE_PENDING_SECONDS = env_int("ANALYSIS_REQUEUE_PENDING_SECONDS", 360)
 ANALYSIS_MAX_ATTEMPTS = env_int("ANALYSIS_MAX_ATTEMPTS", 3)
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "catalog"),

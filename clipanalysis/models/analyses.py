@@ -44,6 +44,9 @@ class AnalysisResult(models.Model):
     )
     enqueued_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease ("host:pid:random", written by each claim): only that holder may
+    # renew it or write the result (clipanalysis.leases).
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
 

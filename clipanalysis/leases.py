@@ -1,0 +1,105 @@
+"""Leases on analysis rows: which worker may run a row now, and until when.
+
+A claim gives the row a random owner token and a short lease
+(``ANALYSIS_LEASE_SECONDS``); while the analysis runs, a ``Heartbeat`` thread renews
+it every ``ANALYSIS_HEARTBEAT_SECONDS``. Every write a holder makes is conditional on
+the row still being running *and* still carrying its token, so a worker whose lease
+lapsed and was taken over (released by the sweeper, or claimed by another worker)
+can neither renew it nor write its result: it logs and stops. A dead worker stops
+renewing, so its lease lapses within one lease and the sweeper releases the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from clipanalysis.models import AnalysisResult
+
+logger = logging.getLogger(__name__)
+Status = AnalysisResult.Status
+
+
+def new_token() -> str:
+    """A claim's owner token: host and pid for operators, random for uniqueness."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(8)}"
+
+
+def lease_deadline(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) + timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS)
+
+
+def held(result_id: int, token: str):
+    """The row, if ``token`` still holds its lease (running, same owner)."""
+    return AnalysisResult.objects.filter(pk=result_id, status=Status.RUNNING, lease_owner=token)
+
+
+def renew(result_id: int, token: str) -> bool:
+    """Push the lease one lease-length ahead; False when the token no longer holds it."""
+    return bool(held(result_id, token).update(lease_expires_at=lease_deadline()))
+
+
+def write_if_held(result_id: int, token: str, fields: dict) -> bool:
+    """Write ``fields`` (and drop the lease) only while ``token`` holds the row."""
+    return bool(held(result_id, token).update(**fields, lease_expires_at=None, lease_owner=""))
+
+
+class Heartbeat:
+    """Renew a lease from a daemon thread while the ``with`` block runs.
+
+    ``lost`` is set when a renewal finds the lease taken over; the thread then
+    stops (the final write will be refused too). A database error skips one beat:
+    the lease outlives two missed beats.
+    """
+
+    def __init__(self, result_id: int, token: str, interval: float | None = None):
+        self.result_id = result_id
+        self.token = token
+        self.interval = interval if interval is not None else settings.ANALYSIS_HEARTBEAT_SECONDS
+        self.lost = threading.Event()
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"lease-heartbeat-{result_id}", daemon=True
+        )
+
+    def beat(self) -> bool:
+        """One renewal; False (and ``lost`` set) when the lease is no longer ours."""
+        if renew(self.result_id, self.token):
+            self.beats += 1
+            return True
+        self.lost.set()
+        logger.warning(
+            "Analysis %s: lease %s was taken over; this worker's result will not be written",
+            self.result_id,
+            self.token,
+        )
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    close_old_connections()
+                    if not self.beat():
+                        return
+                except Exception as error:  # the database is briefly unreachable
+                    logger.warning("Analysis %s: heartbeat failed: %s", self.result_id, error)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(self.interval, 5))
