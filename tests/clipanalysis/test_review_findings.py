@@ -173,3 +173,30 @@ def test_schema_documents_why(client):
         field = schema["components"]["schemas"][name]["properties"]["why"]
         assert field["type"] == "array" and field["items"]["type"] == "string"
         assert field["readOnly"] and "P(match)" in field["description"]
+
+
+@pytest.mark.django_db
+def test_review_page_shows_the_duplicated_image_beside_with_its_product(
+    client, reviewer, duplicate_item
+):
+    client.force_login(reviewer)
+    page = reverse("admin:clipanalysis_reviewitem_review", args=[duplicate_item.pk])
+    other = duplicate_item.result.duplicate_of
+    html = client.get(page).content.decode()
+    figure = html[html.index('class="review-image review-duplicate"') :]
+    figure = figure[: figure.index("</figure>")]
+    assert f'src="{other.image.url}"' in figure
+    assert "Duplicate of DEMO-0-00148 (2 bits)" in figure
+    assert reverse("admin:catalog_product_change", args=[other.product_id]) in figure
+    assert "Plain mug" in figure
+    assert "Its review" not in figure  # the other image is not in the queue
+    # When it is, the page links to its review as well.
+    other_item = scored_item(0.1, sku="SKU-OTHER")
+    other_item.image = other
+    other_item.save(update_fields=["image"])
+    html = client.get(page).content.decode()
+    assert reverse("admin:clipanalysis_reviewitem_review", args=[other_item.pk]) in html
+    # An item that duplicates nothing shows one image.
+    plain = scored_item(0.1, sku="SKU-PLAIN")
+    html = client.get(reverse("admin:clipanalysis_reviewitem_review", args=[plain.pk]))
+    assert "review-duplicate" not in html.content.decode()
