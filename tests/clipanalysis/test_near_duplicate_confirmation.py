@@ -134,3 +134,21 @@ def test_the_same_shape_in_another_pattern_or_colour_is_not_a_duplicate():
         original.product.delete()
         copy.product.delete()
     assert hashed_alike >= SHAPES * 3 // 2  # the hash alone would have flagged most of them
+
+
+def test_signatures_in_an_older_layout_are_refreshed(demo_catalog, settings, tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+
+    first, second = demo_catalog[:2]
+    images = []
+    for item in (first, second):
+        image = store(item.sku, item.image_bytes)
+        image.image.save(f"{item.sku}.jpg", ContentFile(item.image_bytes), save=True)
+        images.append(image)
+    expected = bytes(images[0].colour_histogram)
+    ProductImage.objects.filter(pk=images[0].pk).update(colour_histogram=bytes(256))
+    call_command("refresh_image_signatures", stdout=(out := io.StringIO()))
+    assert "Refreshed 1 image signature(s)" in out.getvalue()
+    images[0].refresh_from_db()
+    assert bytes(images[0].colour_histogram) == expected
