@@ -18,6 +18,7 @@ from django.utils import timezone
 from catalog.models import Product
 from clipanalysis.access_groups import ensure_group
 from clipanalysis.models import AnalysisResult, ReviewItem, Verdict
+from clipanalysis.settled_flags import closing_reason, unsettled_reasons
 from clipanalysis.vocabularies import conflict_reasons
 
 Reason = ReviewItem.Reason
@@ -111,15 +112,17 @@ def sync_review_item(result: AnalysisResult) -> ReviewItem | None:
     One open item per image. A re-score that no longer needs a human closes the
     open item with the reason. No item opens for an analysis a reviewer already
     ruled on, nor for a text a reviewer wrote for this very image (a corrected
-    description). Returns the open item, if any.
+    description), and what a verdict on the picture settled is not asked again
+    (``clipanalysis.settled_flags``). Returns the open item, if any.
     """
     if not result.is_current or result.status != AnalysisResult.Status.DONE:
         return None
-    reasons = review_reasons(result)
+    raised = review_reasons(result)
+    reasons = unsettled_reasons(result, raised)  # a verdict settles the flags it was shown
     open_item = ReviewItem.objects.open().filter(image_id=result.image_id).first()
     if not reasons:
         if open_item is not None:
-            close_item(open_item, f"Re-scored: {result.status_text}, quality passed")
+            close_item(open_item, closing_reason(result, raised))
         return None
     fields = {
         "result": result,

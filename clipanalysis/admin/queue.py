@@ -11,6 +11,7 @@ from clipanalysis import review
 from clipanalysis.admin.display import score_badge, thumbnail
 from clipanalysis.admin.queue_filters import QueueStateFilter, ReasonFilter, ScoreBandFilter
 from clipanalysis.admin.review_pages import REASON_LABELS, ReviewPagesMixin, review_url
+from clipanalysis.admin.why_column import WhyColumnMixin
 from clipanalysis.models import ReviewItem, Verdict
 from clipanalysis.models.review_queue import QUEUE_ORDER
 
@@ -19,7 +20,7 @@ Decision = Verdict.Decision
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(ReviewPagesMixin, admin.ModelAdmin):
+class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
     list_display = [
         "preview",
         "text",
@@ -28,6 +29,7 @@ class ReviewItemAdmin(ReviewPagesMixin, admin.ModelAdmin):
         "categories",
         "model_version",
         "reason_list",
+        "why",
         "state_and_reviewer",
         "verdict",
         "opened_at",

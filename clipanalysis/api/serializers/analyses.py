@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from clipanalysis.api.serializers.why import WhyField
 from clipanalysis.models import AnalysisResult
 from clipanalysis.quality import MEASURE_FIELDS, check_label
 
@@ -105,6 +106,7 @@ class AnalysisSummarySerializer(AnalysisOutcomeFields, serializers.ModelSerializ
 class AnalysisResultSerializer(AnalysisOutcomeFields, serializers.ModelSerializer):
     product = serializers.IntegerField(source="image.product_id", read_only=True)
     sku = serializers.CharField(source="image.product.sku", read_only=True)
+    why = WhyField()
 
     class Meta:
         model = AnalysisResult
@@ -121,6 +123,7 @@ class AnalysisResultSerializer(AnalysisOutcomeFields, serializers.ModelSerialize
             "error",
             "passed",
             "reason",
+            "why",
             "similarity_score",
             "threshold",
             "is_match",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from clipanalysis.api.serializers.why import WhyField
 from clipanalysis.models import ReviewItem, Verdict
 from clipanalysis.review import COMMENT_MAX_CHARS, DESCRIPTION_MAX_CHARS
 
@@ -39,7 +40,11 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     assigned_to = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    match_probability = serializers.FloatField(
+        source="result.match_probability", read_only=True, allow_null=True
+    )
     reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
+    why = WhyField(result="result")
     latest_verdict = serializers.SerializerMethodField()
 
     class Meta:
@@ -52,9 +57,11 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             "result",
             "description",
             "similarity_score",
+            "match_probability",
             "state",
             "primary_reason",
             "reasons",
+            "why",
             "priority",
             "assigned_to",
             "opened_at",

@@ -13,7 +13,9 @@ from config.api.query import ID_PATTERN, StrictQueryMixin
 class AnalysisResultViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     """CLIP and quality results; each image keeps its history, ``is_current`` marks the one used."""
 
-    queryset = AnalysisResult.objects.select_related("image__product", "model_version")
+    queryset = AnalysisResult.objects.select_related(
+        "image__product", "model_version", "duplicate_of__product"
+    )
     serializer_class = AnalysisResultSerializer
     filterset_class = AnalysisResultFilterSet
     ordering_fields = ["created_at", "finished_at", "similarity_score"]

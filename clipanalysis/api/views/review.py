@@ -41,7 +41,7 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     """The review queue, most informative first (score closest to the threshold)."""
 
     queryset = ReviewItem.objects.select_related(
-        "image__product", "result", "assigned_to"
+        "image__product", "result__duplicate_of__product", "result__image__product", "assigned_to"
     ).prefetch_related(
         Prefetch(
             "verdicts",
