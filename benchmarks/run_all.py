@@ -4,7 +4,8 @@
 2. demo model: a fresh build (its time, against the 5-minute target), then ROC-AUC
    per mismatch type on 1,000 unseen synthetic pairs;
 3. learning from verdicts: ~300 pattern-swap verdicts, fine-tune, before/after AUC;
-4. load: 16 clients on ``/upload`` under gunicorn for 30 s, SQLite (and PostgreSQL when
+4. exposure: real photographs, their over- and under-exposed copies, demo packshots;
+5. load: 16 clients on ``/upload`` under gunicorn for 30 s, SQLite (and PostgreSQL when
    ``DATABASE_URL`` names one).
 
 The demo model is built afresh into a temporary directory (the build is seeded, so
@@ -46,6 +47,7 @@ def main() -> None:
             "1000",
         )
         run("benchmarks/finetune_from_verdicts.py", "--model", demo_dir)
+    run("benchmarks/exposure.py")
     run("benchmarks/upload_load.py", "--database", "sqlite", "--clients", "16", "--seconds", "30")
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         run(

@@ -28,12 +28,19 @@ from catalog.models import ProductImage, description_hash
 from catalog.uploads import CheckedImage, store_listing_upload
 from clipanalysis import leases, quality, vocabularies
 from clipanalysis.clip_service import ZERO_SHOT_TEMPLATES, ClipService, get_clip_service
+from clipanalysis.explanation import explain
 from clipanalysis.image_signature import colour_histogram
 from clipanalysis.models import AnalysisResult, ImageEmbedding, ModelVersion
 from clipanalysis.near_duplicates import find_duplicate, record_signature
 from clipanalysis.registry import active_model
 from clipanalysis.review import sync_review_item
-from clipanalysis.scoring import Judgement, ScoringOptions, calibrated_probability, judge
+from clipanalysis.scoring import (
+    Judgement,
+    ScoringOptions,
+    calibrated_probability,
+    judge,
+    zero_shot_ranking,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -425,6 +432,78 @@ def refresh_match_probabilities(model_version: ModelVersion) -> int:
     if changed:
         updated += AnalysisResult.objects.bulk_update(changed, ["match_probability"])
     return updated
+
+
+def reexplain(family_names: Iterable[str] | None = None) -> dict[str, int]:
+    """Re-explain current finished results after a vocabulary edit; returns the counts.
+
+    1. pick the current done results the families ``family_names`` affect (all
+       families when None): those whose explanation names one, or whose
+       description states one of its terms (``vocabularies.affected_by``); a change
+       to the category family also re-ranks the zero-shot category;
+    2. per model version, recompute the zero-shot ranking and the explanation from
+       the *stored* image embedding: no image-encoder call, and the prompts' text
+       embeddings are cached per model version (``explanation.prompt_embeddings``);
+    3. write ``zero_shot_results``, ``zero_shot_label`` and ``explanation``, then
+       open, update or close the review item (``attribute_conflict``,
+       ``category_conflict``).
+
+    Results without a stored embedding are skipped: they are explained afresh
+    when next scored. The similarity score and the match decision do not change.
+    """
+    names = set(family_names) if family_names is not None else None
+    counts = {"reexplained": 0, "changed": 0, "skipped": 0}
+    results = (
+        AnalysisResult.objects.filter(is_current=True, status=Status.DONE)
+        .select_related("image__product", "model_version")
+        .order_by("model_version_id", "pk")
+    )
+    services: dict[int, tuple[ClipService, ScoringOptions]] = {}
+    for result in results.iterator(chunk_size=500):
+        if names is not None and not vocabularies.affected_by(
+            result.explanation, result.description, names
+        ):
+            continue
+        stored = ImageEmbedding.objects.filter(
+            image_hash=result.image_hash, model_version=result.model_version
+        ).first()
+        if stored is None:
+            counts["skipped"] += 1
+            continue
+        if result.model_version_id not in services:
+            services[result.model_version_id] = (
+                service_for(result.model_version),
+                scoring_options(result.model_version),
+            )
+        service, options = services[result.model_version_id]
+        embedding = torch.from_numpy(np.frombuffer(bytes(stored.vector), dtype=np.float32).copy())
+        zero_shot = zero_shot_ranking(service, embedding, options)
+        explanation = (
+            explain(
+                service,
+                embedding,
+                result.description,
+                options.explain_families,
+                options.conflict_confidence,
+            )
+            if options.explain_families
+            else None
+        )
+        fields = {
+            "zero_shot_results": zero_shot,
+            "zero_shot_label": next(iter(zero_shot), "") if zero_shot else "",
+            "explanation": explanation,
+        }
+        changed = any(getattr(result, name) != value for name, value in fields.items())
+        if changed:
+            for name, value in fields.items():
+                setattr(result, name, value)
+            result.save(update_fields=list(fields))
+            counts["changed"] += 1
+        sync_review_item(result)
+        counts["reexplained"] += 1
+    logger.info("Re-explained %(reexplained)d results (%(changed)d changed)", counts)
+    return counts
 
 
 # --- 3. recover ---------------------------------------------------------------

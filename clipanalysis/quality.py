@@ -7,6 +7,10 @@ CleanVision's misses are built in:
   image looks sharp;
 * exposure is judged on the product, not the background, so a compliant
   packshot on pure white is not "too light";
+* exposure is judged as a photographer reads a histogram: blown highlights and
+  crushed shadows are shares of *product* pixels at the extremes, once a pure-white
+  or pure-black backdrop is masked out; and a frame is underexposed when nothing in
+  it is bright (its white point), so a black product on white is not "too dark";
 * near-duplicates use a Hamming-distance tolerance on perceptual hashes, not
   identical hashes only (see ``near_duplicates``).
 
@@ -30,6 +34,22 @@ BLUR_ANALYSIS_SIDE = 512
 # Pixels this far (0-255, max over channels) from the border colour are product.
 FOREGROUND_TOLERANCE = 30
 MIN_FOREGROUND_FRACTION = 0.02
+# A backdrop is "pure" white or black when the border's median colour is at least this
+# light (min channel) or this dark (max channel); its pixels are those within
+# BACKDROP_TOLERANCE of it (sensor noise, JPEG), connected to the border.
+PURE_WHITE_BACKDROP = 235
+PURE_BLACK_BACKDROP = 20
+BACKDROP_TOLERANCE = 20
+# Backdrop-coloured regions the product encloses (the hole of a mug's handle) count as
+# backdrop from this share of the frame; smaller ones (white dots printed on the
+# product) stay product.
+BACKDROP_HOLE_FRACTION = 0.003
+# A black border is a backdrop only in a frame that has highlights (99th percentile of
+# luminance at least this): an underexposed photograph's border is black too.
+LIT_FRAME_LEVEL = 128
+# Luminance at which a pixel is clipped (blown) or crushed (no detail left).
+CLIPPED_LEVEL = 250
+CRUSHED_LEVEL = 5
 
 
 @dataclass(frozen=True)
@@ -42,9 +62,24 @@ class QualityPreset:
     # Variance of the Laplacian on the 512-px greyscale copy. Sharp packshots
     # score in the hundreds to thousands; a visibly soft photo falls below 100.
     min_blur: float = 100.0
-    # Mean luminance of the product itself (not the background).
+    # Mean luminance of the product itself (not the background). Darker than
+    # min_brightness is "too dark" only in a frame without highlights (see
+    # min_white_point): a black product in a lit frame is correctly exposed. Lighter
+    # than max_brightness is "too light" only with blown highlights: a white product
+    # on white that keeps its detail is correctly exposed.
     min_brightness: float = 40.0
     max_brightness: float = 235.0
+    # Share of product pixels blown to white (luminance >= 250) once a pure-white or
+    # pure-black backdrop is masked. Normal photographs stay under ~4%; a photo with
+    # its brightness doubled has 5.5% or more; white print on a product ~3%.
+    max_clipped_highlights: float = 0.05
+    # Share of product pixels crushed to black (luminance <= 5) after the same
+    # masking. Normal photographs stay under 1%; two stops under, a third or more.
+    max_crushed_shadows: float = 0.10
+    # The frame's white point: 99th percentile of luminance over the whole image.
+    # A lit frame (a white backdrop, a highlight) reaches ~200 or more; two stops
+    # under exposure leave it at ~60, so below 128 nothing in the frame is bright.
+    min_white_point: float = 128.0
     # Std of luminance over the whole image: near-flat images carry no product.
     min_contrast: float = 15.0
     # Long side / short side; beyond 3:1 thumbnails crop the product away.
@@ -53,7 +88,10 @@ class QualityPreset:
     grayscale_blocks: bool = False
     # Marketplace packshots must sit on pure white (RGB 255,255,255 ± 10).
     require_white_background: bool = False
-    blocking: tuple[str, ...] = ("resolution", "blur", "brightness", "contrast", "aspect_ratio")
+    blocking: tuple[str, ...] = (
+        "resolution", "blur", "brightness", "highlights", "shadows", "white_point", "contrast",
+        "aspect_ratio",
+    )  # fmt: skip
 
 
 PRESETS: dict[str, QualityPreset] = {
@@ -65,7 +103,7 @@ PRESETS: dict[str, QualityPreset] = {
         min_side=1000,
         max_aspect_ratio=2.0,
         require_white_background=True,
-        blocking=("resolution", "blur", "brightness", "contrast", "aspect_ratio", "background"),
+        blocking=(*QualityPreset.blocking, "background"),
     ),
 }
 
@@ -173,6 +211,73 @@ def product_mask(pixels: np.ndarray) -> np.ndarray:
     return mask
 
 
+def backdrop_mask(pixels: np.ndarray) -> np.ndarray:
+    """A pure-white or pure-black backdrop of an (h, w, 3) array; all False when there is none.
+
+    The backdrop is the border's median colour when that is pure white or black and
+    most of the border has it: the pixels within ``BACKDROP_TOLERANCE`` of it that are
+    connected to the border, plus the enclosed regions of that colour of at least
+    ``BACKDROP_HOLE_FRACTION`` of the frame. A photograph's own blown sky or black
+    shadow is not masked unless it fills most of the border, and a black border only
+    in a frame with highlights (``LIT_FRAME_LEVEL``).
+    """
+    none = np.zeros(pixels.shape[:2], dtype=bool)
+    border = border_pixels(pixels).astype(np.int16)
+    colour = np.median(border, axis=0)
+    white = colour.min() >= PURE_WHITE_BACKDROP
+    black = colour.max() <= PURE_BLACK_BACKDROP
+    if black and np.percentile(pixels.max(axis=-1), 99) < LIT_FRAME_LEVEL:
+        return none
+    if not (white or black):
+        return none
+    if (np.abs(border - colour).max(axis=-1) <= BACKDROP_TOLERANCE).mean() < 0.5:
+        return none
+    near = np.abs(pixels.astype(np.int16) - colour).max(axis=-1) <= BACKDROP_TOLERANCE
+    _, labels = cv2.connectedComponents(near.astype(np.uint8), connectivity=4)
+    edge = np.zeros(near.shape, dtype=bool)
+    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = True
+    sizes = np.bincount(labels.ravel())
+    backdrop = set(np.unique(labels[edge & near]).tolist())
+    backdrop |= set(np.flatnonzero(sizes >= BACKDROP_HOLE_FRACTION * labels.size).tolist())
+    backdrop.discard(0)
+    return np.isin(labels, sorted(backdrop)) & near
+
+
+def exposure_pixels(image: Image.Image) -> np.ndarray:
+    """Luminance of the product's pixels (backdrop masked) on the 256-px thumbnail.
+
+    Without a backdrop the whole frame is the product. A frame that is all backdrop (a
+    white product on white, within the backdrop's tolerance) has no product pixels to
+    be blown or crushed; a blank frame fails the contrast check instead.
+    """
+    pixels = thumbnail_pixels(image)
+    grey = np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.float32)
+    return grey[~backdrop_mask(pixels)]
+
+
+def _share(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else 0.0
+
+
+def clipped_highlights(image: Image.Image) -> float:
+    """Share of product pixels blown to white (backdrop masked)."""
+    return _share(exposure_pixels(image) >= CLIPPED_LEVEL)
+
+
+def crushed_shadows(image: Image.Image) -> float:
+    """Share of product pixels crushed to black (backdrop masked)."""
+    return _share(exposure_pixels(image) <= CRUSHED_LEVEL)
+
+
+def white_point(image: Image.Image) -> float:
+    """The 99th percentile of luminance over the whole frame (0-255)."""
+    return float(np.percentile(luminance_thumbnail(image), 99))
+
+
+def luminance_thumbnail(image: Image.Image) -> np.ndarray:
+    return np.asarray(Image.fromarray(thumbnail_pixels(image)).convert("L"), dtype=np.float32)
+
+
 def product_brightness(image: Image.Image) -> float:
     """Mean luminance of the product region (0-255)."""
     pixels = thumbnail_pixels(image)
@@ -231,8 +336,35 @@ def _blur(image: Image.Image, preset: QualityPreset) -> Measurement:
 
 def _brightness(image: Image.Image, preset: QualityPreset) -> Measurement:
     brightness = product_brightness(image)
-    passed = preset.min_brightness <= brightness <= preset.max_brightness
-    return brightness, passed, f"{preset.min_brightness}-{preset.max_brightness}"
+    # A product's own colour is not its exposure: a black shoe in a lit frame is not
+    # too dark, a white shirt on white whose highlights keep their detail not too light.
+    lit = white_point(image) >= preset.min_white_point
+    blown = clipped_highlights(image) > preset.max_clipped_highlights
+    too_dark = brightness < preset.min_brightness and not lit
+    too_light = brightness > preset.max_brightness and blown
+    limit = (
+        f"{preset.min_brightness}-{preset.max_brightness} (darker is fine in a frame whose "
+        f"white point is >= {preset.min_white_point}, lighter when highlights are not blown)"
+    )
+    return brightness, not (too_dark or too_light), limit
+
+
+def _highlights(image: Image.Image, preset: QualityPreset) -> Measurement:
+    share = clipped_highlights(image)
+    limit = preset.max_clipped_highlights
+    return share, share <= limit, f"<= {limit:.0%} of product pixels blown to white"
+
+
+def _shadows(image: Image.Image, preset: QualityPreset) -> Measurement:
+    share = crushed_shadows(image)
+    limit = preset.max_crushed_shadows
+    return share, share <= limit, f"<= {limit:.0%} of product pixels crushed to black"
+
+
+def _white_point(image: Image.Image, preset: QualityPreset) -> Measurement:
+    level = white_point(image)
+    limit = preset.min_white_point
+    return level, level >= limit, f">= {limit} (99th percentile of the frame's luminance)"
 
 
 def _contrast(image: Image.Image, preset: QualityPreset) -> Measurement:
@@ -282,6 +414,9 @@ QUALITY_CHECKS: tuple[QualityCheck, ...] = (
     QualityCheck("resolution", "Resolution too low", _resolution, "min_side", int),
     QualityCheck("blur", "Image is blurry", _blur, "blur_score"),
     QualityCheck("brightness", "Product too dark or too bright", _brightness, "brightness_score"),
+    QualityCheck("highlights", "Highlights blown (overexposed)", _highlights),
+    QualityCheck("shadows", "Shadows crushed to black (underexposed)", _shadows),
+    QualityCheck("white_point", "Nothing in the frame is bright (underexposed)", _white_point),
     QualityCheck("contrast", "Contrast too low", _contrast, "contrast_score"),
     QualityCheck("aspect_ratio", "Aspect ratio too extreme", _aspect_ratio, "aspect_ratio"),
     QualityCheck("grayscale", "Image is greyscale", _grayscale, "is_grayscale", bool),

@@ -4,6 +4,6 @@ Each module registers its own ``ModelAdmin``; importing the package registers al
 of them, in no particular order (none depends on another's registration).
 """
 
-from clipanalysis.admin import analyses, catalog, model_versions, queue, verdicts
+from clipanalysis.admin import analyses, catalog, model_versions, queue, verdicts, vocabularies
 
-__all__ = ["analyses", "catalog", "model_versions", "queue", "verdicts"]
+__all__ = ["analyses", "catalog", "model_versions", "queue", "verdicts", "vocabularies"]

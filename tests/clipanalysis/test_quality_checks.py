@@ -1,9 +1,12 @@
 """Quality checks against images whose properties we know."""
 
 import io
+from dataclasses import replace
 
+import numpy as np
 import pytest
-from PIL import Image, ImageEnhance, ImageFilter
+from matplotlib import cbook
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from clipanalysis.api.serializers.analyses import AnalysisResultSerializer
 from clipanalysis.api.serializers.scoring import (
@@ -123,3 +126,95 @@ def test_every_check_that_keeps_a_number_has_a_result_column_and_api_fields():
             assert declared.field in AnalysisResultSerializer.Meta.fields
             assert declared.field in SeedUploadResultSerializer.Meta.fields
             assert declared.field in batch_fields
+
+
+# --- exposure, as a photographer reads it ---------------------------------------------
+EXPOSURE_CHECKS = ("brightness", "highlights", "shadows", "white_point")
+
+
+def real_photograph() -> Image.Image:
+    """Grace Hopper's portrait, the photograph matplotlib ships as sample data."""
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return Image.open(handle).convert("RGB")
+
+
+def exposed(image: Image.Image, factor: float) -> Image.Image:
+    """The same photo with its brightness multiplied (3: tripled, 0.25: two stops under)."""
+    pixels = np.asarray(image, dtype=np.float32) * factor
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def exposure_failures(image):
+    report = run_quality_checks(image, GENERAL)
+    return [name for name in report.failures if name in EXPOSURE_CHECKS], report
+
+
+def test_white_background_packshot_is_correctly_exposed():
+    failures, report = exposure_failures(packshot(colour=(40, 90, 200), size=(800, 800)))
+    assert failures == []
+    # The pure-white backdrop is masked: none of the product's pixels are blown.
+    assert check(report, "highlights").value < 0.01
+    assert check(report, "white_point").value >= 250
+
+
+def test_white_print_and_an_enclosed_hole_on_a_white_packshot_are_not_blown_highlights():
+    image = packshot(colour=(30, 30, 35), size=(800, 800), stripes=False)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((330, 330, 470, 470), fill=(255, 255, 255))  # a hole (a mug's handle)
+    for x in range(220, 580, 60):  # white dots printed on the product
+        draw.ellipse((x, 230, x + 12, 242), fill=(255, 255, 255))
+    assert exposure_failures(image)[0] == []
+
+
+def test_black_product_on_white_is_not_too_dark():
+    phone = packshot(colour=(14, 14, 18), size=(800, 800), stripes=False)
+    failures, report = exposure_failures(phone)
+    assert check(report, "brightness").value < GENERAL.min_brightness  # a dark product …
+    assert failures == []  # … correctly exposed: the frame's whites are white
+
+
+def test_white_product_on_white_is_not_too_light():
+    shirt = Image.new("RGB", (800, 800), (250, 250, 250))
+    ImageDraw.Draw(shirt).rectangle((200, 150, 600, 650), fill=(236, 236, 232))
+    failures, report = exposure_failures(shirt)
+    assert check(report, "brightness").value > GENERAL.max_brightness  # a light product …
+    assert failures == []  # … whose whites keep their detail
+
+
+def test_real_photograph_passes_and_its_overexposed_copy_fails_blown_highlights():
+    photo = real_photograph()
+    failures, report = exposure_failures(photo)
+    assert failures == []
+    over_failures, over = exposure_failures(exposed(photo, 3))
+    assert "highlights" in over_failures
+    assert check(over, "highlights").value > 5 * check(report, "highlights").value
+
+
+def test_overexposed_photo_without_a_backdrop_fails_highlights():
+    assert "highlights" in exposure_failures(exposed(photo_like(4), 3))[0]
+    assert exposure_failures(photo_like(4))[0] == []
+
+
+def test_underexposed_photo_fails_white_point_and_crushed_shadows():
+    # Two stops under: the dark backdrop of the portrait is not masked as "pure black",
+    # since nothing in the frame is bright.
+    failures, report = exposure_failures(exposed(real_photograph(), 0.25))
+    assert {"white_point", "shadows"} <= set(failures)
+    assert check(report, "white_point").value < GENERAL.min_white_point
+    assert check(report, "shadows").value > GENERAL.max_crushed_shadows
+
+
+def test_product_on_a_pure_black_backdrop_is_not_crushed_shadows():
+    on_black = packshot(colour=(200, 170, 60), size=(800, 800), background=(0, 0, 0))
+    assert exposure_failures(on_black)[0] == []
+
+
+def test_exposure_limits_live_in_the_preset_and_move_the_verdict():
+    photo = exposed(real_photograph(), 3)
+    lenient = replace(GENERAL, max_clipped_highlights=0.9)
+    assert "highlights" in run_quality_checks(photo, GENERAL).failures
+    assert "highlights" not in run_quality_checks(photo, lenient).failures
+    assert (
+        check(run_quality_checks(photo, GENERAL), "highlights").limit
+        == "<= 5% of product pixels blown to white"
+    )
