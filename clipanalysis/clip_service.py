@@ -178,6 +178,75 @@ def prepare_image(image: Image.Image) -> Image.Image:
     return letterbox_for_model(image)
 
 
+@dataclass(frozen=True)
+class PixelRecipe:
+    """What a CLIP image processor does (shortest-edge resize, centre crop, rescale,
+    normalise), so a whole batch is normalised as one tensor operation instead of
+    image by image; the result equals the processor's (tested)."""
+
+    shortest_edge: int
+    crop_height: int
+    crop_width: int
+    resample: int
+    rescale_factor: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, processor: CLIPProcessor) -> PixelRecipe | None:
+        """The recipe of ``processor``'s image processor; None when it does something else
+        (then the processor itself runs)."""
+        image_processor = getattr(processor, "image_processor", None)
+        size = dict(getattr(image_processor, "size", None) or {})
+        crop = dict(getattr(image_processor, "crop_size", None) or {})
+        flags = ("do_resize", "do_center_crop", "do_rescale", "do_normalize")
+        if (
+            image_processor is None
+            or not all(getattr(image_processor, flag, False) for flag in flags)
+            or set(k for k, v in size.items() if v) != {"shortest_edge"}
+            or not crop.get("height")
+            or not crop.get("width")
+        ):
+            return None
+        mean, std = image_processor.image_mean, image_processor.image_std
+        if len(mean) != 3 or len(std) != 3:
+            return None
+        resample = image_processor.resample
+        return cls(
+            shortest_edge=int(size["shortest_edge"]),
+            crop_height=int(crop["height"]),
+            crop_width=int(crop["width"]),
+            resample=int(getattr(resample, "value", resample)),
+            rescale_factor=float(image_processor.rescale_factor),
+            mean=tuple(float(value) for value in mean),
+            std=tuple(float(value) for value in std),
+        )
+
+    def resized_and_cropped(self, image: Image.Image) -> np.ndarray:
+        """(crop_height, crop_width, 3) uint8: the geometric part, per image (sizes differ)."""
+        width, height = image.size
+        short, long = (width, height) if width <= height else (height, width)
+        new_long = int(self.shortest_edge * long / short)
+        size = (self.shortest_edge, new_long) if width <= height else (new_long, self.shortest_edge)
+        resized = image.resize(size, resample=self.resample)
+        top = (resized.height - self.crop_height) // 2
+        left = (resized.width - self.crop_width) // 2
+        if top < 0 or left < 0:  # smaller than the crop: let the processor pad it
+            raise ValueError("image smaller than the crop")
+        return np.asarray(
+            resized.crop((left, top, left + self.crop_width, top + self.crop_height)),
+            dtype=np.uint8,
+        )
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """(n, 3, crop_height, crop_width) float32, normalised as one batch."""
+        batch = torch.from_numpy(np.stack([self.resized_and_cropped(image) for image in images]))
+        batch = batch.permute(0, 3, 1, 2).to(torch.float32) * self.rescale_factor
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+
 def match_status(score: float, is_match: bool) -> str:
     return f"{'Match' if is_match else 'Mismatch'} (score: {score:.3f})"
 
@@ -197,6 +266,10 @@ class ClipService:
     _text_cache_limit: int = 4096
     # The torch.compile'd image encoder (``CLIP_COMPILE=1``); None runs eagerly.
     _compiled_image_encoder: Callable | None = field(default=None, repr=False)
+    _pixel_recipe: PixelRecipe | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pixel_recipe = PixelRecipe.of(self.processor)
 
     @classmethod
     def load(
@@ -259,10 +332,25 @@ class ClipService:
             batch = [
                 prepare_image(as_image(image)) for image in images[start : start + self.batch_size]
             ]
-            inputs = self.processor(images=batch, return_tensors="pt")
-            pixels = inputs["pixel_values"].to(self.device, self.dtype)
+            pixels = self.pixel_values(batch).to(self.device, self.dtype)
             chunks.append(self.encode_pixels(pixels))
         return torch.cat(chunks) if chunks else torch.empty(0, self.embedding_dim)
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The model's input for prepared RGB images: resized and cropped image by image,
+        then rescaled and normalised as one batch (the processor's own result)."""
+        recipe = self._pixel_recipe
+        if recipe is not None:
+            try:
+                return recipe.pixel_values(images)
+            except ValueError:  # an image smaller than the crop: the processor pads it
+                pass
+        return self.processor(images=list(images), return_tensors="pt")["pixel_values"]
+
+    @property
+    def input_side(self) -> int:
+        """The side of the square the image encoder sees (224 for ViT-B/32)."""
+        return int(self.model.config.vision_config.image_size)
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         """The image encoder on preprocessed pixels (n <= ``batch_size``), normalised float32.

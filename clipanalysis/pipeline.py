@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from PIL import Image
 
-from catalog.imaging import BadImageError, decode_image
+from catalog.imaging import BadImageError, DecodedImage, decode_image
 from catalog.models import ProductImage, description_hash
 from catalog.uploads import CheckedImage, store_listing_upload
 from clipanalysis import quality, vocabularies
@@ -222,17 +222,14 @@ def service_for(model_version: ModelVersion) -> ClipService:
 
 def compute(result: AnalysisResult) -> dict:
     """Quality checks and CLIP scoring for one row; returns the fields to write."""
+    model_version = result.model_version
+    service = service_for(model_version)
     started = time.perf_counter()
-    with result.image.image.open("rb") as handle:
-        decoded = decode_image(
-            handle, formats=settings.ALLOWED_IMAGE_FORMATS, max_pixels=settings.MAX_IMAGE_PIXELS
-        )
-    facts = check_quality(result.image, decoded.image)
+    decoded = decode_for_analysis(result.image, service)
+    facts = check_quality(result.image, decoded.image, (decoded.width, decoded.height))
     quality_ms = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    model_version = result.model_version
-    service = service_for(model_version)
     embedding = image_embedding(service, model_version, result.image_hash, decoded.image)
     [judgement] = judge(
         service, embedding[None, :], [result.description], scoring_options(model_version)
@@ -249,6 +246,23 @@ def compute(result: AnalysisResult) -> dict:
         "quality_ms": round(quality_ms, 2),
         "clip_ms": round(clip_ms, 2),
     }
+
+
+def working_side(service: ClipService) -> int:
+    """The longest side an analysis needs: the quality checks' working size, and twice
+    the model's input (CLIP letter-boxes to 2:1, then takes the short side)."""
+    return max(quality.WORKING_SIDE, 2 * service.input_side)
+
+
+def decode_for_analysis(image: ProductImage, service: ClipService) -> DecodedImage:
+    """Decode the stored file once, no larger than the checks and the model need."""
+    with image.image.open("rb") as handle:
+        return decode_image(
+            handle,
+            formats=settings.ALLOWED_IMAGE_FORMATS,
+            max_pixels=settings.MAX_IMAGE_PIXELS,
+            working_side=working_side(service),
+        )
 
 
 @dataclass(frozen=True)
@@ -282,10 +296,12 @@ def score_uploads(
     return model_version, scores
 
 
-def check_quality(image: ProductImage, pixels) -> ImageFacts:
-    """Quality checks plus exact and near duplicates among other products' images."""
+def check_quality(image: ProductImage, pixels, size: tuple[int, int] | None = None) -> ImageFacts:
+    """Quality checks plus exact and near duplicates among other products' images.
+
+    ``size``: the file's own size when ``pixels`` is a reduced decode."""
     preset = quality.get_preset(settings.QUALITY_PRESET)
-    report = quality.run_quality_checks(pixels, preset)
+    report = quality.run_quality_checks(pixels, preset, size)
     histogram = colour_histogram(pixels)
     record_signature(image.pk, report.perceptual_hash, histogram)
     return with_duplicate_check(image, report, histogram)
