@@ -120,6 +120,32 @@ class QualityReport:
                 fields[declared.field] = declared.column_value(self.check(declared.name))
         return fields
 
+    @classmethod
+    def from_dict(cls, stored: dict) -> QualityReport | None:
+        """The report ``as_dict`` wrote; None for one kept in another shape (measure again).
+
+        The ``duplicate`` check is left out: it depends on the other images, not on
+        these bytes, and is looked up again."""
+        try:
+            checks = [
+                CheckResult(
+                    name=str(check["name"]),
+                    value=float(check["value"]),
+                    passed=bool(check["passed"]),
+                    limit=str(check["limit"]),
+                    blocking=bool(check["blocking"]),
+                )
+                for check in stored["checks"]
+                if check["name"] != "duplicate"
+            ]
+            return cls(
+                preset=str(stored["preset"]),
+                checks=checks,
+                perceptual_hash=str(stored["perceptual_hash"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def as_dict(self) -> dict:
         return {
             "preset": self.preset,
