@@ -52,12 +52,14 @@ def request_analysis(
     *,
     model_version: ModelVersion | None = None,
     retry_failed: bool = False,
+    enqueue_new: bool = True,
 ) -> list[AnalysisResult]:
     """Make the result for each image's current (content, description, model) current.
 
     Idempotent: an existing row with the same key is reused, so saving a product
     twice neither duplicates work nor rows. New (and, with ``retry_failed``,
-    failed) rows are enqueued when the surrounding transaction commits.
+    failed) rows are enqueued when the surrounding transaction commits, unless
+    ``enqueue_new`` is false (the caller scores them itself: ``score_catalog``).
     """
     model_version = model_version or active_model()
     images = ProductImage.objects.filter(pk__in=list(image_ids)).select_related("product")
@@ -69,7 +71,7 @@ def request_analysis(
             to_enqueue.append(result.pk)
         elif result.status == Status.DONE:
             sync_review_item(result)
-    if to_enqueue:
+    if to_enqueue and enqueue_new:
         transaction.on_commit(lambda: enqueue(to_enqueue))
     return results
 
@@ -204,6 +206,60 @@ def _finish(result: AnalysisResult, fields: dict) -> None:
     for name, value in fields.items():
         setattr(result, name, value)
     result.save(update_fields=list(fields))
+
+
+def analyse_batch(result_ids: Sequence[int]) -> dict[str, int]:
+    """Run several analyses as one batch: what ``analyse`` does for one row, for many.
+
+    1. claim each row (``claim``: rows another worker has are skipped);
+    2. compute them together (``compute_many``: stored work reused, one encoder batch);
+    3. write each result, ``failed`` with its reason for a row whose image was bad;
+    4. open, update or close each review item.
+
+    Interrupted (Ctrl-C, SIGTERM turned into an exception) before the results are
+    written, the claimed rows go back to pending with their attempt given back, so
+    a resumed run scores them at once; written results stay written.
+    """
+    claimed = [result_id for result_id in result_ids if claim(result_id)]
+    counts = {"done": 0, "failed": 0, "skipped": len(result_ids) - len(claimed)}
+    if not claimed:
+        return counts
+    results = list(
+        AnalysisResult.objects.select_related("image", "model_version")
+        .filter(pk__in=claimed)
+        .order_by("pk")
+    )
+    unwritten = set(claimed)
+    try:
+        outcomes = compute_many(results)
+        for result, outcome in zip(results, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                _finish(result, {"status": Status.FAILED, "error": _failure_reason(outcome)})
+                counts["failed"] += 1
+            else:
+                _finish(result, {"status": Status.DONE, "error": "", **outcome})
+                sync_review_item(result)
+                counts["done"] += 1
+            unwritten.discard(result.pk)
+    except BaseException:
+        release(unwritten)
+        raise
+    return counts
+
+
+def release(result_ids: Iterable[int]) -> int:
+    """Give claimed, unfinished rows back (pending, no lease, the attempt not counted)."""
+    return AnalysisResult.objects.filter(pk__in=list(result_ids), status=Status.RUNNING).update(
+        status=Status.PENDING, lease_expires_at=None, attempts=F("attempts") - 1
+    )
+
+
+def _failure_reason(error: Exception) -> str:
+    """What a failed row says: the decoder's own words, or the error's type and text."""
+    if not isinstance(error, BadImageError | FileNotFoundError):
+        logger.error("Analysis failed", exc_info=error)
+    reason = str(error) if isinstance(error, BadImageError) else f"{type(error).__name__}: {error}"
+    return reason[:2000]
 
 
 @dataclass
