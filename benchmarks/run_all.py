@@ -1,6 +1,8 @@
-"""Run every benchmark whose figures the README reports (takes ~20 minutes on 2 cores).
+"""Run every benchmark whose figures the README reports (takes ~35 minutes on 2 cores).
 
-1. scoring throughput: quality checks and CLIP, fp32 vs bf16;
+1. scoring throughput: quality checks and CLIP, fp32 vs bf16; catalog-scale scoring
+   (model only vs the naive loop vs ``score_catalog``, re-score after an edit,
+   near-duplicate look-up at growing catalog sizes, peak RSS at 1,000 and 10,000 images);
 2. demo model: a fresh build (its time, against the 5-minute target), then ROC-AUC
    per mismatch type on 1,000 unseen synthetic pairs;
 3. learning from verdicts: ~300 pattern-swap verdicts, fine-tune, before/after AUC;
@@ -32,6 +34,7 @@ def run(*command: str) -> None:
 
 def main() -> None:
     run("benchmarks/scoring_throughput.py")
+    run("benchmarks/catalog_scoring.py")
     with tempfile.TemporaryDirectory(prefix="benchmark-") as workdir:
         demo_dir = str(Path(workdir) / "demo-clip")
         run("manage.py", "build_demo_model", "--output", demo_dir)  # prints its time

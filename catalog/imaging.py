@@ -13,6 +13,7 @@ what scoring needs (the pixels).
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from dataclasses import dataclass
 from io import BytesIO
@@ -48,11 +49,15 @@ class BadImageError(ValueError):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    image: Image.Image  # RGB, EXIF orientation applied
+    image: Image.Image  # RGB, EXIF orientation applied; may be reduced (``working_side``)
     format: str
-    width: int
+    width: int  # the file's own size, EXIF orientation applied, whatever the decode's size
     height: int
     content_hash: str  # sha256 of the file's bytes
+
+    @property
+    def reduced(self) -> bool:
+        return self.image.size != (self.width, self.height)
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,18 @@ def decode_image(
     *,
     formats: tuple[str, ...] | list[str] = DEFAULT_FORMATS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    working_side: int | None = None,
 ) -> DecodedImage:
     """Decode ``source`` into an RGB image, or raise ``BadImageError``.
 
     Handles what catalogs really send: CMYK JPEGs, 16-bit PNGs, palette images
     with transparency (composited on white), EXIF-rotated phone photos.
+
+    ``working_side``: the longest side the caller will look at. A JPEG larger than
+    that is decoded at the smallest DCT scale (1/2, 1/4, 1/8: libjpeg's ``draft``)
+    that still keeps its long side at least ``working_side``, so a 4,000 px photo
+    is never fully decoded for a 512 px check and a 224 px model input. ``width``
+    and ``height`` stay the file's own size (the resolution check needs it).
     """
     data = read_bytes(source)
     if not data:
@@ -109,21 +121,36 @@ def decode_image(
             with Image.open(BytesIO(data), formats=list(formats)) as opened:
                 _check_pixel_count(*opened.size, max_pixels)
                 image_format = opened.format or "UNKNOWN"
+                stored_size = opened.size
+                if working_side and image_format == "JPEG":
+                    _draft_for(opened, working_side)
                 opened.load()
-                image = _to_rgb(ImageOps.exif_transpose(opened))
+                transposed = ImageOps.exif_transpose(opened)
+                turned = transposed.size != opened.size
+                image = _to_rgb(transposed)
     except BadImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise BadImageError(f"The image has too many pixels to decode safely: {error}") from error
     except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, struct.error…
         raise BadImageError(_describe_decode_error(error, formats)) from error
+    width, height = stored_size[::-1] if turned else stored_size
     return DecodedImage(
         image=image,
         format=image_format,
-        width=image.width,
-        height=image.height,
+        width=width,
+        height=height,
         content_hash=content_hash(data),
     )
+
+
+def _draft_for(opened: Image.Image, working_side: int) -> None:
+    """Ask libjpeg for the smallest scale whose long side is still >= ``working_side``."""
+    width, height = opened.size
+    scale = working_side / max(width, height)
+    if scale >= 1:
+        return
+    opened.draft(opened.mode, (math.ceil(width * scale), math.ceil(height * scale)))
 
 
 def inspect_image(

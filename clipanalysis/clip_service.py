@@ -84,13 +84,25 @@ def model_files_problem(name_or_path: str | Path) -> str | None:
     return f"{name_or_path} is not a local directory and not in the model cache."
 
 
-def cpu_supports_bf16() -> bool:
-    """True on CPUs with AMX or AVX-512 BF16, where bf16 inference is ~3x faster."""
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The feature flags of the first CPU in ``/proc/cpuinfo`` (empty where there is none)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        text = Path(cpuinfo).read_text()
     except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cpu_supports_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True on CPUs with AMX or AVX-512 BF16, where bf16 inference is ~3x faster."""
+    return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -101,8 +113,13 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """bf16 on CPUs that have AMX/AVX-512-BF16, fp16 on CUDA, fp32 otherwise."""
+def resolve_dtype(
+    dtype: str, device: torch.device, cpuinfo: str | Path = "/proc/cpuinfo"
+) -> torch.dtype:
+    """bf16 on CPUs that have AMX/AVX-512-BF16, fp16 on CUDA, fp32 otherwise.
+
+    ``CLIP_DTYPE=float32`` (or any explicit dtype) wins over the choice.
+    """
     if dtype != "auto":
         try:
             return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
@@ -112,7 +129,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
             raise ModelLoadError(f"Unknown CLIP dtype {dtype!r}") from error
     if device.type == "cuda":
         return torch.float16
-    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    return torch.bfloat16 if cpu_supports_bf16(cpuinfo) else torch.float32
 
 
 def cosine_to_score(cosine: torch.Tensor | np.ndarray | float):
@@ -161,6 +178,75 @@ def prepare_image(image: Image.Image) -> Image.Image:
     return letterbox_for_model(image)
 
 
+@dataclass(frozen=True)
+class PixelRecipe:
+    """What a CLIP image processor does (shortest-edge resize, centre crop, rescale,
+    normalise), so a whole batch is normalised as one tensor operation instead of
+    image by image; the result equals the processor's (tested)."""
+
+    shortest_edge: int
+    crop_height: int
+    crop_width: int
+    resample: int
+    rescale_factor: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, processor: CLIPProcessor) -> PixelRecipe | None:
+        """The recipe of ``processor``'s image processor; None when it does something else
+        (then the processor itself runs)."""
+        image_processor = getattr(processor, "image_processor", None)
+        size = dict(getattr(image_processor, "size", None) or {})
+        crop = dict(getattr(image_processor, "crop_size", None) or {})
+        flags = ("do_resize", "do_center_crop", "do_rescale", "do_normalize")
+        if (
+            image_processor is None
+            or not all(getattr(image_processor, flag, False) for flag in flags)
+            or set(k for k, v in size.items() if v) != {"shortest_edge"}
+            or not crop.get("height")
+            or not crop.get("width")
+        ):
+            return None
+        mean, std = image_processor.image_mean, image_processor.image_std
+        if len(mean) != 3 or len(std) != 3:
+            return None
+        resample = image_processor.resample
+        return cls(
+            shortest_edge=int(size["shortest_edge"]),
+            crop_height=int(crop["height"]),
+            crop_width=int(crop["width"]),
+            resample=int(getattr(resample, "value", resample)),
+            rescale_factor=float(image_processor.rescale_factor),
+            mean=tuple(float(value) for value in mean),
+            std=tuple(float(value) for value in std),
+        )
+
+    def resized_and_cropped(self, image: Image.Image) -> np.ndarray:
+        """(crop_height, crop_width, 3) uint8: the geometric part, per image (sizes differ)."""
+        width, height = image.size
+        short, long = (width, height) if width <= height else (height, width)
+        new_long = int(self.shortest_edge * long / short)
+        size = (self.shortest_edge, new_long) if width <= height else (new_long, self.shortest_edge)
+        resized = image.resize(size, resample=self.resample)
+        top = (resized.height - self.crop_height) // 2
+        left = (resized.width - self.crop_width) // 2
+        if top < 0 or left < 0:  # smaller than the crop: let the processor pad it
+            raise ValueError("image smaller than the crop")
+        return np.asarray(
+            resized.crop((left, top, left + self.crop_width, top + self.crop_height)),
+            dtype=np.uint8,
+        )
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """(n, 3, crop_height, crop_width) float32, normalised as one batch."""
+        batch = torch.from_numpy(np.stack([self.resized_and_cropped(image) for image in images]))
+        batch = batch.permute(0, 3, 1, 2).to(torch.float32) * self.rescale_factor
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+
 def match_status(score: float, is_match: bool) -> str:
     return f"{'Match' if is_match else 'Mismatch'} (score: {score:.3f})"
 
@@ -178,6 +264,12 @@ class ClipService:
     batch_size: int = 32
     _text_cache: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     _text_cache_limit: int = 4096
+    # The torch.compile'd image encoder (``CLIP_COMPILE=1``); None runs eagerly.
+    _compiled_image_encoder: Callable | None = field(default=None, repr=False)
+    _pixel_recipe: PixelRecipe | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pixel_recipe = PixelRecipe.of(self.processor)
 
     @classmethod
     def load(
@@ -189,8 +281,16 @@ class ClipService:
         threshold: float = DEFAULT_THRESHOLD,
         batch_size: int = 32,
         local_files_only: bool | None = None,
+        compile: bool = False,
+        compile_backend: str | Callable = "inductor",
     ) -> ClipService:
-        """Load a hub checkpoint name or a local directory; raise ``ModelLoadError``."""
+        """Load a hub checkpoint name or a local directory; raise ``ModelLoadError``.
+
+        ``compile`` wraps the image encoder in ``torch.compile`` (``compile_backend``)
+        for one fixed shape: every batch is padded to ``batch_size`` rows, so it
+        compiles once. Compilation happens on the first batch; if it fails there, the
+        service logs why and runs eagerly from then on.
+        """
         name = str(name_or_path)
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, torch_device)
@@ -208,6 +308,11 @@ class ClipService:
             raise ModelLoadError(f"Could not load CLIP model {name!r}: {error}") from error
         model.to(torch_device).eval()
         logger.info("Loaded CLIP %s on %s as %s", name, torch_device, torch_dtype)
+        compiled = (
+            torch.compile(model.get_image_features, backend=compile_backend, dynamic=False)
+            if compile
+            else None
+        )
         return cls(
             model_name=name,
             model=model,
@@ -216,6 +321,7 @@ class ClipService:
             dtype=torch_dtype,
             threshold=threshold,
             batch_size=batch_size,
+            _compiled_image_encoder=compiled,
         )
 
     # --- embeddings ---------------------------------------------------------
@@ -226,12 +332,48 @@ class ClipService:
             batch = [
                 prepare_image(as_image(image)) for image in images[start : start + self.batch_size]
             ]
-            inputs = self.processor(images=batch, return_tensors="pt")
-            pixels = inputs["pixel_values"].to(self.device, self.dtype)
-            chunks.append(
-                self._forward(lambda p=pixels: self.model.get_image_features(pixel_values=p))
-            )
+            pixels = self.pixel_values(batch).to(self.device, self.dtype)
+            chunks.append(self.encode_pixels(pixels))
         return torch.cat(chunks) if chunks else torch.empty(0, self.embedding_dim)
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The model's input for prepared RGB images: resized and cropped image by image,
+        then rescaled and normalised as one batch (the processor's own result)."""
+        recipe = self._pixel_recipe
+        if recipe is not None:
+            try:
+                return recipe.pixel_values(images)
+            except ValueError:  # an image smaller than the crop: the processor pads it
+                pass
+        return self.processor(images=list(images), return_tensors="pt")["pixel_values"]
+
+    @property
+    def input_side(self) -> int:
+        """The side of the square the image encoder sees (224 for ViT-B/32)."""
+        return int(self.model.config.vision_config.image_size)
+
+    def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The image encoder on preprocessed pixels (n <= ``batch_size``), normalised float32.
+
+        Compiled: the batch is padded with zero images to ``batch_size`` rows (one
+        shape, one compilation) and the padding's rows are dropped; every image is
+        encoded on its own, so padding changes no other row.
+        """
+        if self._compiled_image_encoder is not None and len(pixels) <= self.batch_size:
+            count = len(pixels)
+            padding = pixels.new_zeros((self.batch_size - count, *pixels.shape[1:]))
+            padded = torch.cat([pixels, padding]) if count < self.batch_size else pixels
+            try:
+                encoder = self._compiled_image_encoder
+                return self._forward(lambda: encoder(pixel_values=padded))[:count]
+            except Exception as error:  # inductor without a compiler, an unsupported op, …
+                logger.warning("torch.compile failed, CLIP runs eagerly: %s", error)
+                self._compiled_image_encoder = None
+        return self._forward(lambda: self.model.get_image_features(pixel_values=pixels))
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled_image_encoder is not None
 
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised float32 text embeddings; repeated texts come from a cache."""
@@ -389,7 +531,7 @@ def get_clip_service(
             _scoring_model() if _scoring_model is not None else (settings.CLIP_MODEL_NAME, None)
         )
         threshold = located_threshold if threshold is None else threshold
-    key = (str(name_or_path), settings.CLIP_DEVICE, settings.CLIP_DTYPE)
+    key = (str(name_or_path), settings.CLIP_DEVICE, settings.CLIP_DTYPE, settings.CLIP_COMPILE)
     with _services_lock:
         service = _services.get(key)
         if service is None:
@@ -400,6 +542,7 @@ def get_clip_service(
                 dtype=settings.CLIP_DTYPE,
                 threshold=settings.CLIP_SIMILARITY_THRESHOLD if threshold is None else threshold,
                 batch_size=settings.CLIP_BATCH_SIZE,
+                compile=settings.CLIP_COMPILE,
             )
             _services[key] = service
     if threshold is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from PIL import Image
 
-from catalog.imaging import BadImageError, decode_image
+from catalog.imaging import BadImageError, DecodedImage, decode_image
 from catalog.models import ProductImage, description_hash
 from catalog.uploads import CheckedImage, store_listing_upload
 from clipanalysis import leases, quality, vocabularies
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "clipanalysis.tasks.analyse_image"
 RESCORE_CHUNK = 500
+# Files decoded at once by one batch (Pillow releases the GIL while it decodes).
+DECODE_THREADS = 4
 CALIBRATION_UPDATE_BATCH = 500
 Status = AnalysisResult.Status
 
@@ -56,12 +59,14 @@ def request_analysis(
     *,
     model_version: ModelVersion | None = None,
     retry_failed: bool = False,
+    enqueue_new: bool = True,
 ) -> list[AnalysisResult]:
     """Make the result for each image's current (content, description, model) current.
 
     Idempotent: an existing row with the same key is reused, so saving a product
     twice neither duplicates work nor rows. New (and, with ``retry_failed``,
-    failed) rows are enqueued when the surrounding transaction commits.
+    failed) rows are enqueued when the surrounding transaction commits, unless
+    ``enqueue_new`` is false (the caller scores them itself: ``score_catalog``).
     """
     model_version = model_version or active_model()
     images = ProductImage.objects.filter(pk__in=list(image_ids)).select_related("product")
@@ -73,7 +78,7 @@ def request_analysis(
             to_enqueue.append(result.pk)
         elif result.status == Status.DONE:
             sync_review_item(result)
-    if to_enqueue:
+    if to_enqueue and enqueue_new:
         transaction.on_commit(lambda: enqueue(to_enqueue))
     return results
 
@@ -131,13 +136,26 @@ def _make_current(
         if not result.is_current:
             AnalysisResult.objects.filter(pk=result.pk).update(is_current=True)
             result.is_current = True
-        if not created and retry_failed and result.status == Status.FAILED:
+        if not created and (
+            (retry_failed and result.status == Status.FAILED)
+            or _judged_otherwise(result, model_version)
+        ):
             AnalysisResult.objects.filter(pk=result.pk).update(
                 status=Status.PENDING, attempts=0, error=""
             )
             result.status = Status.PENDING
             created = True
     return result, created
+
+
+def _judged_otherwise(result: AnalysisResult, model_version: ModelVersion) -> bool:
+    """A finished result judged at another threshold than its model's (the threshold was
+    changed, e.g. by a rollback): judged again, from its stored embedding and report."""
+    return (
+        result.status == Status.DONE
+        and result.threshold is not None
+        and result.threshold != model_version.threshold
+    )
 
 
 def enqueue(result_ids: Iterable[int]) -> None:
@@ -236,6 +254,60 @@ def _finish(result: AnalysisResult, token: str, fields: dict) -> bool:
     return True
 
 
+def analyse_batch(result_ids: Sequence[int]) -> dict[str, int]:
+    """Run several analyses as one batch: what ``analyse`` does for one row, for many.
+
+    1. claim each row (``claim``: rows another worker has are skipped);
+    2. compute them together (``compute_many``: stored work reused, one encoder batch);
+    3. write each result, ``failed`` with its reason for a row whose image was bad;
+    4. open, update or close each review item.
+
+    Interrupted (Ctrl-C, SIGTERM turned into an exception) before the results are
+    written, the claimed rows go back to pending with their attempt given back, so
+    a resumed run scores them at once; written results stay written.
+    """
+    claimed = [result_id for result_id in result_ids if claim(result_id)]
+    counts = {"done": 0, "failed": 0, "skipped": len(result_ids) - len(claimed)}
+    if not claimed:
+        return counts
+    results = list(
+        AnalysisResult.objects.select_related("image", "model_version")
+        .filter(pk__in=claimed)
+        .order_by("pk")
+    )
+    unwritten = set(claimed)
+    try:
+        outcomes = compute_many(results)
+        for result, outcome in zip(results, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                _finish(result, {"status": Status.FAILED, "error": _failure_reason(outcome)})
+                counts["failed"] += 1
+            else:
+                _finish(result, {"status": Status.DONE, "error": "", **outcome})
+                sync_review_item(result)
+                counts["done"] += 1
+            unwritten.discard(result.pk)
+    except BaseException:
+        release(unwritten)
+        raise
+    return counts
+
+
+def release(result_ids: Iterable[int]) -> int:
+    """Give claimed, unfinished rows back (pending, no lease, the attempt not counted)."""
+    return AnalysisResult.objects.filter(pk__in=list(result_ids), status=Status.RUNNING).update(
+        status=Status.PENDING, lease_expires_at=None, attempts=F("attempts") - 1
+    )
+
+
+def _failure_reason(error: Exception) -> str:
+    """What a failed row says: the decoder's own words, or the error's type and text."""
+    if not isinstance(error, BadImageError | FileNotFoundError):
+        logger.error("Analysis failed", exc_info=error)
+    reason = str(error) if isinstance(error, BadImageError) else f"{type(error).__name__}: {error}"
+    return reason[:2000]
+
+
 @dataclass
 class ImageFacts:
     report: quality.QualityReport
@@ -268,33 +340,237 @@ def service_for(model_version: ModelVersion) -> ClipService:
 
 def compute(result: AnalysisResult) -> dict:
     """Quality checks and CLIP scoring for one row; returns the fields to write."""
-    started = time.perf_counter()
-    with result.image.image.open("rb") as handle:
-        decoded = decode_image(
-            handle, formats=settings.ALLOWED_IMAGE_FORMATS, max_pixels=settings.MAX_IMAGE_PIXELS
-        )
-    facts = check_quality(result.image, decoded.image)
-    quality_ms = (time.perf_counter() - started) * 1000
+    [outcome] = compute_many([result])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
-    started = time.perf_counter()
-    model_version = result.model_version
+
+def compute_many(results: Sequence[AnalysisResult]) -> list[dict | Exception]:
+    """The fields to write for each row (or the exception that failed that row alone).
+
+    Stored work is reused, so only what changed is computed:
+
+    1. the stored quality report of the same image bytes under the same preset (a
+       finished result of this image with this ``image_hash``) and the stored image
+       embedding for (bytes, model version) are looked up, one query each;
+    2. only rows missing one of them are decoded (once, reduced to what the checks
+       and the model need; a few at a time in threads), and only rows without a
+       stored report run the quality checks; duplicates are always looked up again
+       through the band index (other products change), from the stored hash;
+    3. the missing embeddings are computed in one batch and stored; then every row is
+       judged in one ``scoring.judge`` call.
+
+    A description edit or a new threshold therefore costs no decode, no image-encoder
+    call and no quality check; a new model costs a decode and an embedding, no checks.
+    """
+    outcomes: list[dict | Exception | None] = [None] * len(results)
+    by_version: dict[int, list[int]] = {}
+    for index, result in enumerate(results):
+        by_version.setdefault(result.model_version_id, []).append(index)
+    for indexes in by_version.values():
+        chosen = [results[index] for index in indexes]
+        for index, outcome in zip(indexes, _compute_for_version(chosen), strict=True):
+            outcomes[index] = outcome
+    return outcomes
+
+
+@dataclass
+class _Work:
+    """One row on its way through ``compute_many``."""
+
+    result: AnalysisResult
+    report: quality.QualityReport | None = None
+    embedding: torch.Tensor | None = None
+    decoded: DecodedImage | None = None
+    facts: ImageFacts | None = None
+    judgement: Judgement | None = None
+    error: Exception | None = None
+    quality_ms: float = 0.0
+    clip_ms: float = 0.0
+
+
+def _compute_for_version(results: Sequence[AnalysisResult]) -> list[dict | Exception]:
+    model_version = results[0].model_version
     service = service_for(model_version)
-    embedding = image_embedding(service, model_version, result.image_hash, decoded.image)
-    [judgement] = judge(
-        service, embedding[None, :], [result.description], scoring_options(model_version)
-    )
-    clip_ms = (time.perf_counter() - started) * 1000
+    preset = quality.get_preset(settings.QUALITY_PRESET)
+    work = [_Work(result) for result in results]
+    reports = stored_quality_reports(results, preset)
+    embeddings = stored_embeddings(model_version, [result.image_hash for result in results])
+    for item in work:
+        item.report = reports.get(item.result.pk)
+        item.embedding = embeddings.get(item.result.image_hash)
 
-    report = facts.report
+    _decode_where_needed([item for item in work if item.report is None or item.embedding is None])
+    for item in work:
+        if item.error is None:
+            started = time.perf_counter()
+            try:
+                item.facts = _quality_facts(item)
+            except Exception as error:  # one bad row never fails the others
+                item.error = error
+            item.quality_ms += (time.perf_counter() - started) * 1000
+
+    _embed_where_needed(service, model_version, [w for w in work if w.error is None])
+    ready = [item for item in work if item.error is None]
+    if ready:
+        started = time.perf_counter()
+        judgements = judge(
+            service,
+            torch.stack([item.embedding for item in ready]),
+            [item.result.description for item in ready],
+            scoring_options(model_version),
+        )
+        share = (time.perf_counter() - started) * 1000 / len(ready)
+        for item, judgement in zip(ready, judgements, strict=True):
+            item.clip_ms += share
+            item.judgement = judgement
+    return [item.error if item.error is not None else _fields(item) for item in work]
+
+
+def _decode_where_needed(work: Sequence[_Work]) -> None:
+    """Decode these rows' files, a few at a time (Pillow releases the GIL while decoding)."""
+    if not work:
+        return
+    service = service_for(work[0].result.model_version)
+
+    def decode(item: _Work) -> None:
+        started = time.perf_counter()
+        try:
+            item.decoded = decode_for_analysis(item.result.image, service)
+        except Exception as error:  # BadImageError, a missing file, …: this row fails
+            item.error = error
+        item.quality_ms += (time.perf_counter() - started) * 1000
+
+    if len(work) == 1:
+        decode(work[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(DECODE_THREADS, len(work))) as pool:
+        list(pool.map(decode, work))
+
+
+def _quality_facts(item: _Work) -> ImageFacts:
+    image = item.result.image
+    if item.report is not None:  # stored: only the duplicate look-up runs again
+        return with_duplicate_check(image, item.report, bytes(image.colour_histogram or b""))
+    decoded = item.decoded
+    return check_quality(image, decoded.image, (decoded.width, decoded.height))
+
+
+def _embed_where_needed(
+    service: ClipService, model_version: ModelVersion, work: Sequence[_Work]
+) -> None:
+    """One image-encoder batch for the rows without a stored embedding; stored after.
+
+    Should the batch fail, each image is encoded alone, so only a bad one fails."""
+    missing = [item for item in work if item.embedding is None]
+    if not missing:
+        return
+    started = time.perf_counter()
+    try:
+        vectors = list(service.image_embeddings([item.decoded.image for item in missing]))
+    except Exception:
+        vectors = []
+        for item in missing:
+            try:
+                vectors.append(service.image_embeddings([item.decoded.image])[0])
+            except Exception as error:
+                item.error = error
+                vectors.append(None)
+    share = (time.perf_counter() - started) * 1000 / len(missing)
+    for item, vector in zip(missing, vectors, strict=True):
+        item.clip_ms += share
+        if vector is not None:
+            item.embedding = store_embedding(model_version, item.result.image_hash, vector)
+
+
+def _fields(item: _Work) -> dict:
+    report = item.facts.report
     return {
         "quality": report.as_dict(),
         **report.summary_fields(),
-        "duplicate_of_id": facts.duplicate_of,
-        "duplicate_distance": facts.duplicate_distance,
-        **judgement.result_fields(),
-        "quality_ms": round(quality_ms, 2),
-        "clip_ms": round(clip_ms, 2),
+        "duplicate_of_id": item.facts.duplicate_of,
+        "duplicate_distance": item.facts.duplicate_distance,
+        **item.judgement.result_fields(),
+        "quality_ms": round(item.quality_ms, 2),
+        "clip_ms": round(item.clip_ms, 2),
     }
+
+
+def stored_quality_reports(
+    results: Sequence[AnalysisResult], preset: quality.QualityPreset
+) -> dict[int, quality.QualityReport]:
+    """Result id → the quality report already measured on the same image bytes under
+    ``preset`` (the newest result of that image with that content hash that has one).
+
+    Only where the image's perceptual hash is stored too, so the duplicate look-up
+    needs no decode. One query, through the ``(image, image_hash, …)`` unique index.
+    """
+    wanted = {
+        (result.image_id, result.image_hash): result.pk
+        for result in results
+        if result.image.perceptual_hash
+    }
+    if not wanted:
+        return {}
+    # Any row of the image may hold it: a finished one, or this very row finished before
+    # and now judged again (a new threshold). Rows never measured hold no report.
+    rows = (
+        AnalysisResult.objects.filter(image_id__in={image_id for image_id, _ in wanted})
+        .order_by("image_id", "-finished_at", "-pk")
+        .values_list("image_id", "image_hash", "quality")
+    )
+    found: dict[int, quality.QualityReport] = {}
+    for image_id, image_hash, stored in rows:
+        result_id = wanted.get((image_id, image_hash))
+        if result_id is None or result_id in found:
+            continue
+        report = quality.QualityReport.from_dict(stored or {})
+        if report is not None and report.preset == preset.name:
+            found[result_id] = report
+    return found
+
+
+def stored_embeddings(
+    model_version: ModelVersion, image_hashes: Iterable[str]
+) -> dict[str, torch.Tensor]:
+    """Content hash → the stored embedding by ``model_version`` (one query)."""
+    rows = ImageEmbedding.objects.filter(
+        model_version=model_version, image_hash__in=set(image_hashes)
+    ).values_list("image_hash", "vector")
+    return {
+        image_hash: torch.from_numpy(np.frombuffer(bytes(vector), dtype=np.float32).copy())
+        for image_hash, vector in rows
+    }
+
+
+def store_embedding(
+    model_version: ModelVersion, image_hash: str, embedding: torch.Tensor
+) -> torch.Tensor:
+    """Keep an image's embedding for (content, model); the first one stored wins."""
+    ImageEmbedding.objects.get_or_create(
+        image_hash=image_hash,
+        model_version=model_version,
+        defaults={"vector": embedding.numpy().astype(np.float32).tobytes()},
+    )
+    return embedding
+
+
+def working_side(service: ClipService) -> int:
+    """The longest side an analysis needs: the quality checks' working size, and twice
+    the model's input (CLIP letter-boxes to 2:1, then takes the short side)."""
+    return max(quality.WORKING_SIDE, 2 * service.input_side)
+
+
+def decode_for_analysis(image: ProductImage, service: ClipService) -> DecodedImage:
+    """Decode the stored file once, no larger than the checks and the model need."""
+    with image.image.open("rb") as handle:
+        return decode_image(
+            handle,
+            formats=settings.ALLOWED_IMAGE_FORMATS,
+            max_pixels=settings.MAX_IMAGE_PIXELS,
+            working_side=working_side(service),
+        )
 
 
 @dataclass(frozen=True)
@@ -328,10 +604,12 @@ def score_uploads(
     return model_version, scores
 
 
-def check_quality(image: ProductImage, pixels) -> ImageFacts:
-    """Quality checks plus exact and near duplicates among other products' images."""
+def check_quality(image: ProductImage, pixels, size: tuple[int, int] | None = None) -> ImageFacts:
+    """Quality checks plus exact and near duplicates among other products' images.
+
+    ``size``: the file's own size when ``pixels`` is a reduced decode."""
     preset = quality.get_preset(settings.QUALITY_PRESET)
-    report = quality.run_quality_checks(pixels, preset)
+    report = quality.run_quality_checks(pixels, preset, size)
     histogram = colour_histogram(pixels)
     record_signature(image.pk, report.perceptual_hash, histogram)
     return with_duplicate_check(image, report, histogram)
@@ -362,24 +640,6 @@ def with_duplicate_check(
         duplicate_of=found.image_id if found else None,
         duplicate_distance=found.distance if found else None,
     )
-
-
-def image_embedding(
-    service: ClipService, model_version: ModelVersion, image_hash: str, pixels
-) -> torch.Tensor:
-    """The stored embedding for (image content, model), computed once."""
-    stored = ImageEmbedding.objects.filter(
-        image_hash=image_hash, model_version=model_version
-    ).first()
-    if stored is not None:
-        return torch.from_numpy(np.frombuffer(bytes(stored.vector), dtype=np.float32).copy())
-    embedding = service.image_embeddings([pixels])[0]
-    ImageEmbedding.objects.get_or_create(
-        image_hash=image_hash,
-        model_version=model_version,
-        defaults={"vector": embedding.numpy().astype(np.float32).tobytes()},
-    )
-    return embedding
 
 
 def match_probability(model_version: ModelVersion, score: float) -> float | None:

@@ -31,6 +31,9 @@ import numpy as np
 from PIL import Image
 
 BLUR_ANALYSIS_SIDE = 512
+# The largest side any check looks at: an image is decoded no larger than it needs to be
+# for this (and the model's input), see ``catalog.imaging.decode_image(working_side=…)``.
+WORKING_SIDE = BLUR_ANALYSIS_SIDE
 # Pixels this far (0-255, max over channels) from the border colour are product.
 FOREGROUND_TOLERANCE = 30
 MIN_FOREGROUND_FRACTION = 0.02
@@ -154,6 +157,32 @@ class QualityReport:
             if declared.field:
                 fields[declared.field] = declared.column_value(self.check(declared.name))
         return fields
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> QualityReport | None:
+        """The report ``as_dict`` wrote; None for one kept in another shape (measure again).
+
+        The ``duplicate`` check is left out: it depends on the other images, not on
+        these bytes, and is looked up again."""
+        try:
+            checks = [
+                CheckResult(
+                    name=str(check["name"]),
+                    value=float(check["value"]),
+                    passed=bool(check["passed"]),
+                    limit=str(check["limit"]),
+                    blocking=bool(check["blocking"]),
+                )
+                for check in stored["checks"]
+                if check["name"] != "duplicate"
+            ]
+            return cls(
+                preset=str(stored["preset"]),
+                checks=checks,
+                perceptual_hash=str(stored["perceptual_hash"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def as_dict(self) -> dict:
         return {
@@ -319,22 +348,24 @@ def near_duplicates(
 
 
 # --- the checks ---------------------------------------------------------------------
-# A measure takes the RGB image and the preset and returns (value, passed, limit text),
-# or None when the check does not apply under this preset.
+# A measure takes the RGB image (perhaps decoded reduced: each measure works at its own
+# size), the preset and the file's own (width, height), and returns (value, passed,
+# limit text), or None when the check does not apply under this preset.
 Measurement = tuple[float, bool, str] | None
+Size = tuple[int, int]
 
 
-def _resolution(image: Image.Image, preset: QualityPreset) -> Measurement:
-    side = min(image.size)
+def _resolution(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
+    side = min(size)
     return side, side >= preset.min_side, f">= {preset.min_side} px"
 
 
-def _blur(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _blur(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     blur = blur_score(image)
     return blur, blur >= preset.min_blur, f">= {preset.min_blur}"
 
 
-def _brightness(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _brightness(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     brightness = product_brightness(image)
     # A product's own colour is not its exposure: a black shoe in a lit frame is not
     # too dark, a white shirt on white whose highlights keep their detail not too light.
@@ -367,23 +398,23 @@ def _white_point(image: Image.Image, preset: QualityPreset) -> Measurement:
     return level, level >= limit, f">= {limit} (99th percentile of the frame's luminance)"
 
 
-def _contrast(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _contrast(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     contrast = float(luminance(image).std())
     return contrast, contrast >= preset.min_contrast, f">= {preset.min_contrast}"
 
 
-def _aspect_ratio(image: Image.Image, preset: QualityPreset) -> Measurement:
-    width, height = image.size
+def _aspect_ratio(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
+    width, height = size
     aspect = max(width, height) / max(1, min(width, height))
     return aspect, aspect <= preset.max_aspect_ratio, f"<= {preset.max_aspect_ratio}"
 
 
-def _grayscale(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _grayscale(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     colourfulness = grayscale_score(image)
     return colourfulness, colourfulness >= 3.0, ">= 3 (colour spread)"
 
 
-def _background(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _background(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     if not preset.require_white_background:
         return None
     white = white_background_fraction(image)
@@ -397,7 +428,7 @@ class QualityCheck:
 
     name: str
     label: str
-    measure: Callable[[Image.Image, QualityPreset], Measurement] | None
+    measure: Callable[[Image.Image, QualityPreset, Size], Measurement] | None
     field: str | None = None
     field_type: type = float  # int, float or bool (bool: True when the check failed)
 
@@ -434,12 +465,20 @@ def check_label(name: str) -> str:
     return declared.label if declared else name.replace("_", " ").capitalize()
 
 
-def run_quality_checks(image: Image.Image, preset: QualityPreset) -> QualityReport:
-    """Run every check on an RGB image; duplicates are judged by the caller with the hash."""
+def run_quality_checks(
+    image: Image.Image, preset: QualityPreset, size: Size | None = None
+) -> QualityReport:
+    """Run every check on an RGB image; duplicates are judged by the caller with the hash.
+
+    ``size`` is the file's own (width, height) when ``image`` was decoded reduced
+    (``decode_image(working_side=…)``): resolution and aspect ratio are the file's,
+    the other checks work on their own smaller copies of the same decode.
+    """
+    size = size or image.size
     blocking = set(preset.blocking) | ({"grayscale"} if preset.grayscale_blocks else set())
     report = QualityReport(preset=preset.name, perceptual_hash=perceptual_hash(image))
     for declared in QUALITY_CHECKS:
-        measured = declared.measure(image, preset) if declared.measure else None
+        measured = declared.measure(image, preset, size) if declared.measure else None
         if measured is None:
             continue
         value, passed, limit = measured

@@ -287,6 +287,9 @@ CLIP_DEVICE = env_str("CLIP_DEVICE", "auto")  # auto | cpu | cuda
 CLIP_DTYPE = env_str("CLIP_DTYPE", "auto")  # auto | float32 | bfloat16 | float16
 CLIP_TORCH_THREADS = env_int("CLIP_TORCH_THREADS", 0)  # 0: cores / workers
 CLIP_BATCH_SIZE = env_int("CLIP_BATCH_SIZE", 32)
+# torch.compile the image encoder for one padded batch shape (falls back to eager if it
+# fails). Off by default: compiling costs a minute per worker start; measure before.
+CLIP_COMPILE = env_bool("CLIP_COMPILE", False)
 CLIP_USE_ZERO_SHOT = env_bool("CLIP_USE_ZERO_SHOT", True)
 CLIP_ZERO_SHOT_LABELS = env_list(
     "CLIP_ZERO_SHOT_LABELS",

@@ -51,6 +51,7 @@ def test_settings(settings, tiny_clip_dir, tmp_path, monkeypatch):
     settings.CLIP_MODEL_NAME = str(tiny_clip_dir)
     settings.CLIP_DEVICE = "cpu"
     settings.CLIP_DTYPE = "float32"
+    settings.CLIP_COMPILE = False  # compiling costs more than a test run; one test opts in
     settings.CLIP_TORCH_THREADS = 1
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.QUALITY_PRESET = "general"
