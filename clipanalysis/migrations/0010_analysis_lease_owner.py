@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clipanalysis', '0008_model_activation'),
+        ('clipanalysis', '0009_activation_configured_model'),
     ]
 
     operations = [
