@@ -380,19 +380,19 @@ def _brightness(image: Image.Image, preset: QualityPreset, size: Size) -> Measur
     return brightness, not (too_dark or too_light), limit
 
 
-def _highlights(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _highlights(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     share = clipped_highlights(image)
     limit = preset.max_clipped_highlights
     return share, share <= limit, f"<= {limit:.0%} of product pixels blown to white"
 
 
-def _shadows(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _shadows(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     share = crushed_shadows(image)
     limit = preset.max_crushed_shadows
     return share, share <= limit, f"<= {limit:.0%} of product pixels crushed to black"
 
 
-def _white_point(image: Image.Image, preset: QualityPreset) -> Measurement:
+def _white_point(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
     level = white_point(image)
     limit = preset.min_white_point
     return level, level >= limit, f">= {limit} (99th percentile of the frame's luminance)"
