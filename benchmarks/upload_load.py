@@ -66,6 +66,7 @@ def main() -> None:
     if args.database == "sqlite":
         os.environ.pop("DATABASE_URL", None)
 
+    cpu = cpu_line()
     with tempfile.TemporaryDirectory(prefix="upload-load-") as folder:
         work = Path(folder)
         world = LiveWorld(work / "world", build_tiny_clip(work / "clip"), name="bench").prepare()
@@ -79,7 +80,7 @@ def main() -> None:
             after = counts(world)
         finally:
             world.close()
-    report(args, results, before, after)
+    report(args, results, before, after, cpu)
 
 
 def run_load(url: str, token: str, clients: int, seconds: float) -> list[tuple[int, float]]:
@@ -115,13 +116,32 @@ def run_load(url: str, token: str, clients: int, seconds: float) -> list[tuple[i
     return results
 
 
-def report(args, results, before, after) -> None:
+def cpu_line() -> str:
+    """The CPU, whether it has AMX, and how busy the machine was (others' work counts)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"CPU: {model}, {os.cpu_count()} cores, amx_bf16: {'amx_bf16' in info}; "
+        f"load average before the run {load}"
+    )
+
+
+def report(args, results, before, after, cpu) -> None:
     wall = results.pop()[1]
     statuses = Counter(status for status, _ in results)
     latencies = sorted(latency for _, latency in results)
     accepted = sum(count for status, count in statuses.items() if 200 <= status < 300)
     stored, analyses = after[0] - before[0], after[1] - before[1]
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    print(cpu)
     print(
         f"{args.database}: {len(results)} uploads by {args.clients} clients in {wall:.1f} s "
         f"under gunicorn ({args.workers} workers): {len(results) / wall:.1f} req/s, "
@@ -129,7 +149,8 @@ def report(args, results, before, after) -> None:
         f"statuses {dict(sorted(statuses.items()))}; stored {stored} images, {analyses} analyses"
     )
     server_errors = sum(count for status, count in statuses.items() if status >= 500 or status == 0)
-    lost = accepted - stored
+    # A valid upload that is refused (4xx) is lost too, as is one answered 2xx but not stored.
+    lost = (len(results) - accepted - server_errors) + (accepted - stored)
     if server_errors or lost or analyses != stored:
         sys.exit(f"FAILED: {server_errors} 5xx/errors, {lost} lost uploads")
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 from PIL import Image
 
@@ -780,7 +781,9 @@ def recover_stuck(now=None) -> dict[str, int]:
        renewed meanwhile, or that another sweeper released first, is left alone;
     3. pending rows whose wake-up was never sent (the broker was down) for one lease,
        or was sent more than ``ANALYSIS_REQUEUE_PENDING_SECONDS`` ago (a Redis restart
-       loses queued wake-ups), are sent again, also conditionally.
+       loses queued wake-ups), are sent again, also conditionally; so are rows whose
+       wake-up is one lease old while the broker's queue is empty (it died in a killed
+       cluster's prefetch). A long queue is never flooded with duplicates.
 
     Duplicate wake-ups are harmless: only one worker can claim a row.
     """
@@ -803,12 +806,16 @@ def recover_stuck(now=None) -> dict[str, int]:
     ]
     if retry_ids:
         logger.warning("Released %d analyses whose worker stopped renewing", len(retry_ids))
-    never_sent = now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS)
+    one_lease_ago = now - timedelta(seconds=settings.ANALYSIS_LEASE_SECONDS)
     requeue_before = now - timedelta(seconds=settings.ANALYSIS_REQUEUE_PENDING_SECONDS)
-    stale_pending = AnalysisResult.objects.filter(
-        Q(enqueued_at__isnull=True, created_at__lt=never_sent)
-        | Q(enqueued_at__lt=requeue_before, created_at__lt=requeue_before),
-        status=Status.PENDING,
+    pending = AnalysisResult.objects.filter(status=Status.PENDING)
+    sent_before = requeue_before
+    if pending.filter(enqueued_at__lt=one_lease_ago).exists() and _broker_queue_is_empty():
+        # Nothing waits in the broker, yet these rows wait: their wake-ups were lost,
+        # or sit in a dead cluster's prefetch. Bounded: at most what is in limbo.
+        sent_before = one_lease_ago
+    stale_pending = pending.filter(
+        Q(enqueued_at__isnull=True, created_at__lt=one_lease_ago) | Q(enqueued_at__lt=sent_before)
     )
     retry_ids += [
         pk
@@ -817,3 +824,12 @@ def recover_stuck(now=None) -> dict[str, int]:
     ]
     enqueue(retry_ids)
     return {"failed": failed, "requeued": len(retry_ids)}
+
+
+def _broker_queue_is_empty() -> bool:
+    """Whether no wake-up waits in the broker (False when it cannot be asked)."""
+    try:
+        return get_broker().queue_size() == 0
+    except Exception as error:  # the broker is down: enqueue() will say so too
+        logger.warning("Broker unavailable while sweeping: %s", error)
+        return False

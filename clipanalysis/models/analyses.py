@@ -1,6 +1,7 @@
 """Analysis results and stored image embeddings.
 
-``AnalysisResult`` rows change only in ``clipanalysis.pipeline``.
+``AnalysisResult`` rows change only in ``clipanalysis.pipeline`` (with its lease helper,
+``clipanalysis.leases``).
 """
 
 from __future__ import annotations

@@ -153,3 +153,24 @@ def test_the_heartbeat_thread_renews_while_the_block_runs(settings, monkeypatch)
 
     assert not heartbeat.lost.is_set()
     assert row(result).lease_expires_at > timezone.now() + timedelta(seconds=25)
+
+
+def test_a_wake_up_lost_with_a_dead_cluster_is_resent_once_the_queue_is_empty(monkeypatch):
+    """A killed cluster takes its prefetched wake-ups with it: their rows stay pending.
+    They are sent again one lease later when nothing waits in the broker, never while a
+    queue is still being worked through."""
+    from django_q.brokers import get_broker
+    from django_q.models import OrmQ
+
+    sent = []
+    monkeypatch.setattr(pipeline, "async_task", lambda *args, **kwargs: sent.append(args[1]))
+    result = pending_result()
+    AnalysisResult.objects.filter(pk=result.pk).update(
+        enqueued_at=timezone.now() - timedelta(seconds=61)
+    )
+    waiting = OrmQ.objects.create(key=get_broker().list_key, payload="x", lock=timezone.now())
+
+    assert pipeline.recover_stuck() == {"failed": 0, "requeued": 0}  # a queue is waiting
+    waiting.delete()
+    assert pipeline.recover_stuck() == {"failed": 0, "requeued": 1}
+    assert sent == [result.pk]
