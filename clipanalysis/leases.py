@@ -61,8 +61,7 @@ class Heartbeat:
     """
 
     def __init__(self, result_id: int, token: str, interval: float | None = None):
-        self.result_id = result_id
-        self.token = token
+        self.tokens = {result_id: token}
         self.interval = interval if interval is not None else settings.ANALYSIS_HEARTBEAT_SECONDS
         self.lost = threading.Event()
         self.beats = 0
@@ -71,28 +70,40 @@ class Heartbeat:
             target=self._run, name=f"lease-heartbeat-{result_id}", daemon=True
         )
 
+    @classmethod
+    def for_rows(cls, tokens: dict[int, str], interval: float | None = None) -> Heartbeat:
+        """One thread renewing a whole batch's leases (``{result_id: token}``)."""
+        first, *_ = tokens.items()
+        heartbeat = cls(*first, interval=interval)
+        heartbeat.tokens = dict(tokens)
+        return heartbeat
+
     def beat(self) -> bool:
-        """One renewal; False (and ``lost`` set) when the lease is no longer ours."""
-        if renew(self.result_id, self.token):
-            self.beats += 1
-            return True
-        self.lost.set()
-        logger.warning(
-            "Analysis %s: lease %s was taken over; this worker's result will not be written",
-            self.result_id,
-            self.token,
-        )
-        return False
+        """One renewal of every lease still ours; False (and ``lost`` set) when one was
+        taken over (it is renewed no more)."""
+        for result_id, token in list(self.tokens.items()):
+            if renew(result_id, token):
+                continue
+            del self.tokens[result_id]
+            self.lost.set()
+            logger.warning(
+                "Analysis %s: lease %s was taken over; this worker's result will not be written",
+                result_id,
+                token,
+            )
+        self.beats += 1
+        return not self.lost.is_set()
 
     def _run(self) -> None:
         try:
             while not self._stop.wait(self.interval):
                 try:
                     close_old_connections()
-                    if not self.beat():
+                    self.beat()
+                    if not self.tokens:
                         return
                 except Exception as error:  # the database is briefly unreachable
-                    logger.warning("Analysis %s: heartbeat failed: %s", self.result_id, error)
+                    logger.warning("Analyses %s: heartbeat failed: %s", list(self.tokens), error)
         finally:
             connection.close()  # this thread's own connection
 

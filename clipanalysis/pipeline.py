@@ -267,38 +267,42 @@ def analyse_batch(result_ids: Sequence[int]) -> dict[str, int]:
     written, the claimed rows go back to pending with their attempt given back, so
     a resumed run scores them at once; written results stay written.
     """
-    claimed = [result_id for result_id in result_ids if claim(result_id)]
-    counts = {"done": 0, "failed": 0, "skipped": len(result_ids) - len(claimed)}
-    if not claimed:
+    tokens = {result_id: token for result_id in result_ids if (token := claim(result_id))}
+    counts = {"done": 0, "failed": 0, "skipped": len(result_ids) - len(tokens), "dropped": 0}
+    if not tokens:
         return counts
     results = list(
         AnalysisResult.objects.select_related("image", "model_version")
-        .filter(pk__in=claimed)
+        .filter(pk__in=tokens)
         .order_by("pk")
     )
-    unwritten = set(claimed)
+    unwritten = dict(tokens)
     try:
-        outcomes = compute_many(results)
-        for result, outcome in zip(results, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                _finish(result, {"status": Status.FAILED, "error": _failure_reason(outcome)})
-                counts["failed"] += 1
-            else:
-                _finish(result, {"status": Status.DONE, "error": "", **outcome})
-                sync_review_item(result)
-                counts["done"] += 1
-            unwritten.discard(result.pk)
+        with leases.Heartbeat.for_rows(tokens):
+            outcomes = compute_many(results)
+            for result, outcome in zip(results, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    fields = {"status": Status.FAILED, "error": _failure_reason(outcome)}
+                else:
+                    fields = {"status": Status.DONE, "error": "", **outcome}
+                written = _finish(result, tokens[result.pk], fields)
+                counts[fields["status"] if written else "dropped"] += 1
+                unwritten.pop(result.pk)
     except BaseException:
         release(unwritten)
         raise
     return counts
 
 
-def release(result_ids: Iterable[int]) -> int:
-    """Give claimed, unfinished rows back (pending, no lease, the attempt not counted)."""
-    return AnalysisResult.objects.filter(pk__in=list(result_ids), status=Status.RUNNING).update(
-        status=Status.PENDING, lease_expires_at=None, attempts=F("attempts") - 1
-    )
+def release(tokens: dict[int, str]) -> int:
+    """Give claimed, unfinished rows back (pending, no lease, the attempt not counted),
+    each only while this claim (its token) still holds it."""
+    released = 0
+    for result_id, token in tokens.items():
+        released += leases.held(result_id, token).update(
+            status=Status.PENDING, lease_expires_at=None, lease_owner="", attempts=F("attempts") - 1
+        )
+    return released
 
 
 def _failure_reason(error: Exception) -> str:

@@ -141,7 +141,51 @@ def test_a_row_another_worker_holds_is_skipped_not_scored_twice(catalog, batches
     held, free = (AnalysisResult.objects.get(image=image) for image in catalog[:2])
     assert pipeline.claim(held.pk)  # another worker has it
     counts = pipeline.analyse_batch([held.pk, free.pk])
-    assert counts == {"done": 1, "failed": 0, "skipped": 1}
+    assert counts == {"done": 1, "failed": 0, "skipped": 1, "dropped": 0}
     assert batches == [1]
     held.refresh_from_db()
     assert held.status == Status.RUNNING and held.finished_at is None
+
+
+def test_a_batch_row_taken_over_mid_batch_is_dropped_and_the_others_written(catalog, monkeypatch):
+    """The batch holds one lease per row; a row the sweeper released and another worker
+    claimed while the batch ran is not written by this batch (no second result)."""
+    first, second = (AnalysisResult.objects.get(image=image) for image in catalog[:2])
+    taken_by = {}
+    real = pipeline.compute_many
+
+    def taken_over_while_computing(results):
+        outcomes = real(results)
+        AnalysisResult.objects.filter(pk=first.pk).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        taken_by["token"] = pipeline.claim(first.pk)  # the other worker
+        return outcomes
+
+    monkeypatch.setattr(pipeline, "compute_many", taken_over_while_computing)
+    counts = pipeline.analyse_batch([first.pk, second.pk])
+
+    assert counts == {"done": 1, "failed": 0, "skipped": 0, "dropped": 1}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Status.RUNNING and first.lease_owner == taken_by["token"]
+    assert first.similarity_score is None
+    assert second.status == Status.DONE and second.lease_owner == ""
+
+
+def test_one_heartbeat_renews_every_lease_of_a_batch(catalog):
+    from clipanalysis import leases
+
+    tokens = {}
+    for image in catalog[:3]:
+        result = AnalysisResult.objects.get(image=image)
+        tokens[result.pk] = pipeline.claim(result.pk)
+    AnalysisResult.objects.filter(pk__in=tokens).update(lease_expires_at=timezone.now())
+    lost = next(iter(tokens))
+    AnalysisResult.objects.filter(pk=lost).update(lease_owner="someone-else")
+
+    heartbeat = leases.Heartbeat.for_rows(tokens)
+    assert heartbeat.beat() is False and heartbeat.lost.is_set()
+    assert lost not in heartbeat.tokens and len(heartbeat.tokens) == 2
+    renewed = AnalysisResult.objects.filter(pk__in=heartbeat.tokens)
+    assert all(r.lease_expires_at > timezone.now() + timedelta(seconds=5) for r in renewed)
