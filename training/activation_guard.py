@@ -30,9 +30,12 @@ from django.conf import settings
 
 from clipanalysis import pipeline, registry
 from clipanalysis.clip_service import ClipService, ModelLoadError
+from clipanalysis.csv_format import read_training_csv
+from clipanalysis.model_metadata import read_model_metadata
 from clipanalysis.models import ModelActivation, ModelVersion
 from training.calibration import store_fitted_calibration
 from training.comparison import Comparison, compare_scores, cosine_scores, plot_comparison
+from training.demo.synthetic_eval import evaluate_on_synthetic
 from training.export import LabelledPair, heldout_pairs
 
 logger = logging.getLogger(__name__)
@@ -196,3 +199,115 @@ def calibrate_on_heldout(
     similarity = np.clip(cosines, 0.0, 1.0)
     model_version.refresh_from_db()
     return store_fitted_calibration(model_version, similarity, labels, "held-out at activation")
+
+
+# --- evaluate_model --compare ------------------------------------------------------------
+@dataclass
+class ComparedModel:
+    """A model named on the command line: its label, loaded service and threshold."""
+
+    label: str
+    service: ClipService
+    threshold: float
+
+
+def model_to_compare(spec: str) -> ComparedModel:
+    """``active``, a registered version slug, or a model directory (not registered)."""
+    if spec == "active":
+        model_version = registry.active_model()
+    else:
+        model_version = ModelVersion.objects.filter(version=spec).first()
+    if model_version is not None:
+        return ComparedModel(
+            model_version.version, load_for_comparison(model_version), model_version.threshold
+        )
+    if not Path(spec).is_dir():
+        raise ModelVersion.DoesNotExist(
+            f"No model version {spec!r} and no model directory at that path."
+        )
+    threshold = read_model_metadata(spec).get("threshold", settings.CLIP_SIMILARITY_THRESHOLD)
+    try:
+        service = ClipService.load(
+            spec,
+            device=settings.CLIP_DEVICE,
+            dtype="float32",
+            threshold=float(threshold),
+            batch_size=settings.CLIP_BATCH_SIZE,
+            local_files_only=True,
+        )
+    except ModelLoadError as error:
+        raise registry.ModelNotLoadable(f"{spec} is not loadable: {error}") from error
+    return ComparedModel(str(spec), service, float(threshold))
+
+
+@dataclass
+class PairScores:
+    """Both models' raw cosines of the same labelled pairs, with each pair's slices."""
+
+    source: str
+    labels: np.ndarray
+    active: np.ndarray
+    candidate: np.ndarray
+    slices: list[dict[str, str]]
+
+
+def score_pairs(
+    active: ComparedModel,
+    candidate: ComparedModel,
+    *,
+    csv_path: str | Path | None = None,
+    root_dir: str | Path | None = None,
+    synthetic: tuple[int, int] | None = None,
+) -> PairScores:
+    """Score one set of pairs with both models: a labelled CSV, ``synthetic=(seed, n)``
+    fresh synthetic pairs (sliced by kind of mismatch), or by default the held-out
+    verdict set with its hard negatives (sliced by category and kind)."""
+    if synthetic is not None:
+        seed, n = synthetic
+        runs = [evaluate_on_synthetic(model.service, seed, n) for model in (active, candidate)]
+        return PairScores(
+            f"{n} synthetic pairs (seed {seed})",
+            runs[0].labels.astype(bool),
+            runs[0].cosines,
+            runs[1].cosines,
+            [{"mismatch kind": kind or "match"} for kind in runs[0].mismatch_types],
+        )
+    if csv_path is not None:
+        rows = read_training_csv(csv_path, root_dir)
+        paths, texts = [row.image_path for row in rows], [row.text for row in rows]
+        labels = np.array([row.is_match for row in rows], dtype=bool)
+        slices: list[dict[str, str]] = [{} for _ in rows]
+        source = f"{len(rows)} pairs of {csv_path}"
+    else:
+        pairs = heldout_pairs()
+        root = Path(settings.MEDIA_ROOT).resolve()
+        paths, texts = [root / pair.image_name for pair in pairs], [pair.text for pair in pairs]
+        labels = np.array([pair.is_match for pair in pairs], dtype=bool)
+        slices = [pair.slices for pair in pairs]
+        source = f"{len(pairs)} held-out verdict pairs (with hard negatives)"
+    return PairScores(
+        source,
+        labels,
+        cosine_scores(active.service, paths, texts),
+        cosine_scores(candidate.service, paths, texts),
+        slices,
+    )
+
+
+def compare_models(
+    active: ComparedModel, candidate: ComparedModel, scores: PairScores
+) -> Comparison:
+    """The guard's table for two models on the same pairs (the guard's margins)."""
+    return compare_scores(
+        scores.labels,
+        scores.active,
+        scores.candidate,
+        scores.slices,
+        active_model=active.label,
+        candidate_model=candidate.label,
+        active_threshold=active.threshold,
+        candidate_threshold=candidate.threshold,
+        margin=settings.ACTIVATION_GUARD_MARGIN,
+        min_slice=settings.ACTIVATION_GUARD_MIN_SLICE,
+        min_pairs=settings.ACTIVATION_GUARD_MIN_PAIRS,
+    )

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import precision_score, recall_score, roc_auc_score, roc_curve
+from scipy.stats import rankdata
+from sklearn.metrics import precision_score, recall_score, roc_curve
 
 from catalog.imaging import decode_image
 from clipanalysis.clip_service import ClipService
@@ -126,9 +127,14 @@ def slice_members(labels: np.ndarray, slices: Sequence[Mapping[str, str]]) -> di
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC as the Mann-Whitney statistic (ties count a half): equal to scikit-learn's
+    ``roc_auc_score``, without its input checks, which dominate a bootstrap's time."""
     if labels.all() or not labels.any():
         return math.nan
-    return float(roc_auc_score(labels, scores))
+    ranks = rankdata(scores)
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def _interval(values: list[float]) -> tuple[float, float]:

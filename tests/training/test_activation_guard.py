@@ -4,49 +4,12 @@ a guarded activation refits the calibration from held-out verdicts."""
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
-from transformers import CLIPModel, CLIPProcessor
 
-from clipanalysis.clip_service import ClipService
 from clipanalysis.models import ModelActivation
 from clipanalysis.registry import activate, active_model, register_model
-from tests.verdict_factories import product_with_images, rule
-from training.comparison import compare_scores, cosine_scores
+from training.comparison import compare_scores
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def inverted_clip_dir(tmp_path_factory, tiny_clip_dir):
-    """The tiny CLIP with its text projection negated: every cosine flips sign, so it ranks
-    every pair the other way round (a deliberately worse model where the tiny one is right)."""
-    directory = tmp_path_factory.mktemp("inverted-clip")
-    model = CLIPModel.from_pretrained(tiny_clip_dir)
-    model.text_projection.weight.data.mul_(-1)
-    model.save_pretrained(directory, safe_serialization=True)
-    CLIPProcessor.from_pretrained(tiny_clip_dir).save_pretrained(directory)
-    return directory
-
-
-@pytest.fixture
-def heldout_verdicts(settings, reviewer, scoring_model, tiny_clip_dir):
-    """12 held-out products whose verdicts agree with the tiny CLIP's ranking: the half it
-    scores highest are matches. Texts name no attribute, so the set is the verdicts alone."""
-    settings.TRAINING_HELDOUT_FRACTION = 0.999
-    settings.ACTIVATION_GUARD_MIN_PAIRS = 6
-    settings.ACTIVATION_GUARD_MIN_SLICE = 1000
-    settings.CALIBRATION_MIN_VERDICTS = 6
-    images = []
-    for index in range(12):
-        _, (image,) = product_with_images(f"Listing number {index}", category="", seed=index)
-        images.append(image)
-    service = ClipService.load(tiny_clip_dir, device="cpu", dtype="float32")
-    cosines = cosine_scores(
-        service, [i.image.path for i in images], [i.product.description for i in images]
-    )
-    median = np.median(cosines)
-    for image, cosine in zip(images, cosines, strict=True):
-        rule(image, "match" if cosine > median else "mismatch", reviewer=reviewer)
-    return images
 
 
 def test_the_guard_refuses_a_worse_candidate_with_the_table(heldout_verdicts, inverted_clip_dir):
@@ -105,3 +68,15 @@ def test_a_slice_lost_by_more_than_the_margin_is_refused_even_when_overall_is_up
     assert any("mismatch kind=colour" in reason for reason in comparison.reasons)
     row = {row.name: row for row in comparison.slices}["mismatch kind=pattern"]
     assert row.delta > 0 and row.delta_ci[0] <= row.delta <= row.delta_ci[1]
+
+
+def test_the_tables_roc_auc_is_scikit_learns_ties_included():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.random(80) > 0.4
+    active = np.round(rng.random(80), 1)  # many ties
+    candidate = active + labels * 0.3
+    comparison = compare_scores(labels, active, candidate, [{} for _ in labels], rounds=5)
+    assert comparison.overall.active_auc == pytest.approx(roc_auc_score(labels, active))
+    assert comparison.overall.candidate_auc == pytest.approx(roc_auc_score(labels, candidate))

@@ -96,3 +96,50 @@ def test_synthetic_mode_reports_auc_per_mismatch_type(tiny_clip_dir):
     text = out.getvalue()
     assert "Synthetic evaluation: 24 pairs, seed 3" in text
     assert "overall" in text
+
+
+# --- --compare ACTIVE CANDIDATE -----------------------------------------------------------------
+def test_compare_puts_both_models_side_by_side_on_the_heldout_verdicts_and_plots_them(
+    heldout_verdicts, inverted_clip_dir, tmp_path
+):
+    out = StringIO()
+
+    call_command(
+        "evaluate_model",
+        "--compare",
+        "active",
+        str(inverted_clip_dir),
+        "--plot",
+        str(tmp_path / "compare.png"),
+        stdout=out,
+    )
+
+    text = out.getvalue()
+    assert "Pairs: 12 held-out verdict pairs" in text
+    # The verdicts follow the tiny model's ranking; the inverted copy ranks them backwards.
+    overall = next(line for line in text.splitlines() if line.startswith("overall"))
+    assert "1.000" in overall and "0.000" in overall and "-1.000" in overall
+    assert text.count("At its threshold") == 2 and "precision" in text
+    assert "Guard: refused." in text
+    assert (tmp_path / "compare.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_on_synthetic_pairs_slices_by_kind_of_mismatch(
+    scoring_model, inverted_clip_dir, tiny_clip_dir
+):
+    out = StringIO()
+
+    call_command(
+        "evaluate_model",
+        *("--compare", scoring_model.version, str(inverted_clip_dir), "--synthetic", "--n", "24"),
+        stdout=out,
+    )
+
+    text = out.getvalue()
+    assert "Pairs: 24 synthetic pairs (seed 0)" in text
+    assert "mismatch kind=" in text
+
+
+def test_compare_refuses_an_unknown_model(scoring_model):
+    with pytest.raises(CommandError, match="No model version 'nope'"):
+        call_command("evaluate_model", "--compare", "active", "nope")
