@@ -109,7 +109,9 @@ class ProductImage(models.Model):
         A changed ``content_hash`` is a new analysis key: the ``post_save`` receiver
         asks for the analysis, and the old result stops being current.
         """
-        if self.image and not self.image._committed:
+        # A file stored before the row (``image.save(name, content)``, as seeding does)
+        # is committed already: without a content hash it is still new bytes.
+        if self.image and (not self.image._committed or not self.content_hash):
             if getattr(self, "_facts_file", None) is not self.image.file:
                 self.record_facts(inspect_upload(self.image.file), self.image.file)
             self.original_filename = display_filename(self.image.name)

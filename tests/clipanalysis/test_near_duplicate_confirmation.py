@@ -148,7 +148,11 @@ def test_signatures_in_an_older_layout_are_refreshed(demo_catalog, settings, tmp
         images.append(image)
     expected = bytes(images[0].colour_histogram)
     ProductImage.objects.filter(pk=images[0].pk).update(colour_histogram=bytes(256))
+    ProductImage.objects.filter(pk=images[1].pk).update(content_hash="")  # seeded before
     call_command("refresh_image_signatures", stdout=(out := io.StringIO()))
-    assert "Refreshed 1 image signature(s)" in out.getvalue()
+    assert "Refreshed 2 image signature(s)" in out.getvalue()  # saving clears the second
+    assert "1 content hash(es) recorded" in out.getvalue()
     images[0].refresh_from_db()
     assert bytes(images[0].colour_histogram) == expected
+    images[1].refresh_from_db()
+    assert images[1].content_hash == content_hash(second.image_bytes)
