@@ -264,6 +264,17 @@ def phase_rss(args) -> dict:
 
     before = peak_rss_mb()
     started = time.perf_counter()
+    if os.environ.get("BENCH_RSS_LOG"):  # peak RSS over time, for a long run
+        import threading
+
+        def sample() -> None:
+            with open(os.environ["BENCH_RSS_LOG"], "a") as log:
+                while True:
+                    log.write(f"{time.perf_counter() - started:.0f} s {peak_rss_mb():.1f} MB\n")
+                    log.flush()
+                    time.sleep(15)
+
+        threading.Thread(target=sample, daemon=True).start()
     call_command(
         "score_catalog",
         "--stale",
@@ -355,7 +366,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64, help="1200-px photos for 2-4")
     parser.add_argument("--max-hashes", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=200)
-    parser.add_argument("--rss-sizes", default="1000,10000")
+    parser.add_argument("--rss-sizes", default="1000,10000", help="'' leaves 6 out")
     parser.add_argument("--model-rounds", type=int, default=3)
     # Internal: one phase in this process.
     parser.add_argument("--phase", choices=sorted(PHASES))
@@ -386,7 +397,7 @@ def main() -> None:
             "neardup", tmp / "w-near", tiny, max_hashes=args.max_hashes, lookups=args.lookups
         )
         rss = {}
-        for size in [int(value) for value in args.rss_sizes.split(",")]:
+        for size in [int(value) for value in args.rss_sizes.split(",") if value]:
             workdir = tmp / f"w-rss-{size}"
             run_phase("rss-catalog", workdir, tiny, n=size)
             rss[size] = run_phase("rss", workdir, tiny)
@@ -427,7 +438,12 @@ def report(model: dict, ours: dict, near: dict, rss: dict, seconds: float) -> No
         )
     )
     sizes = sorted(rss)
-    growth = rss[sizes[-1]]["peak_rss_mb"] / rss[sizes[0]]["peak_rss_mb"] - 1
+    growth = (
+        f"RSS {sizes[-1]:,} vs {sizes[0]:,} images "
+        f"{(rss[sizes[-1]]['peak_rss_mb'] / rss[sizes[0]]['peak_rss_mb'] - 1) * 100:+.1f} %"
+        if len(sizes) > 1
+        else "RSS not compared"
+    )
     lookups = list(near["lookup_ms"].values())
     print(
         "7. ratios: "
@@ -436,7 +452,7 @@ def report(model: dict, ours: dict, near: dict, rss: dict, seconds: float) -> No
         f"ours/model-only bf16 {ours['ours'] / model['model_only_bfloat16']:.2f}x, "
         f"fresh/re-score {ours['fresh_ms_per_image'] / ours['rescore_ms_per_image']:.1f}x, "
         f"look-up largest/smallest {lookups[-1] / lookups[0]:.2f}x, "
-        f"RSS {sizes[-1]:,} vs {sizes[0]:,} images {growth * 100:+.1f} %"
+        f"{growth}"
     )
     print(f"(whole benchmark {seconds:.0f} s)")
     print(

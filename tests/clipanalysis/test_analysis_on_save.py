@@ -2,7 +2,7 @@
 
 import pytest
 
-from clipanalysis.models import AnalysisResult
+from clipanalysis.models import AnalysisResult, ImageEmbedding
 from tests.factories import add_image, make_product
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,9 +48,12 @@ def test_description_change_rescores_and_keeps_history():
 def test_bad_stored_file_fails_with_reason_instead_of_staying_pending(tmp_path):
     product = make_product()
     image = add_image(product)
-    # Corrupt the stored file behind the model's back, then ask again.
+    # Corrupt the stored file behind the model's back, then ask again. A description
+    # edit alone reuses the stored embedding and quality report (no decode), so the
+    # stored embedding goes too: now the file must be decoded.
     with open(image.image.path, "wb") as handle:
         handle.write(b"not an image at all")
+    ImageEmbedding.objects.all().delete()
     product.description = "Something else"
     product.save()
 
