@@ -132,7 +132,7 @@ def prepare_scoring_model(
             configured_model=configured,
             note=f"CLIP_MODEL_NAME={configured}",
         )
-        queued = rescore_catalog(model_version) if switched else 0
+        queued = rescore_catalog(model_version, progress=True) if switched else 0
         if active is not None and switched:
             message = (
                 f"CLIP_MODEL_NAME changed to {configured}: registered and activated it as "
@@ -179,7 +179,7 @@ def prepare_scoring_model(
         note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
     )
     if switched:
-        rescore_catalog(model_version)
+        rescore_catalog(model_version, progress=True)
     return demo_choice(model_version, configured, problem, demo_dir)
 
 
