@@ -192,3 +192,20 @@ def demo_choice(
         f"Using the OFFLINE DEMO MODEL {model_version.version} from {demo_dir}: trained by this "
         "project on synthetic products; scores are indicative only.",
     )
+
+
+def configuration_note() -> str | None:
+    """How ``CLIP_MODEL_NAME`` relates to the active model, when they differ (else None)."""
+    configured = str(settings.CLIP_MODEL_NAME)
+    active = ModelVersion.objects.active().first()
+    if active is None or active.name_or_path == location_of(configured):
+        return None
+    if last_configured_model() == configured:
+        return (
+            f"CLIP_MODEL_NAME={configured} was applied at an earlier start; "
+            f"{active.version} has been activated since and stays in service."
+        )
+    return (
+        f"CLIP_MODEL_NAME={configured} is not the active model ({active.version}): the next "
+        f"`manage.py serve` load-checks and activates it (or run `activate_model {configured}`)."
+    )
