@@ -4,7 +4,8 @@ Four checks, each with its own answer: the database answers a query; the
 broker answers (Redis ping and queue length, or the ORM queue's table); the
 active model's files are there and loadable as safetensors (looked at, not
 loaded: the web process never loads the model); the oldest pending analysis
-is younger than ``HEALTH_MAX_QUEUE_AGE_SECONDS``. The answer is 503 with
+is younger than ``HEALTH_MAX_QUEUE_AGE_SECONDS`` (with the whole backlog: pending,
+running, failed, done, rate and ETA). The answer is 503 with
 ``Retry-After`` when the database or the broker is down (this web process
 cannot take uploads), 200 otherwise, with ``"status": "degraded"`` when only
 the model or the queue age is wrong (workers' business, not this node's).
@@ -18,13 +19,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_q.brokers import get_broker
 
 from clipanalysis.clip_service import model_files_problem
-from clipanalysis.models import AnalysisResult, ModelVersion
+from clipanalysis.models import ModelVersion
+from clipanalysis.scoring_backlog import scoring_backlog
 
 CRITICAL = ("database", "broker")
 
@@ -53,18 +54,14 @@ def check_model() -> dict:
 
 
 def check_queue() -> dict:
-    oldest = (
-        AnalysisResult.objects.filter(status=AnalysisResult.Status.PENDING)
-        .order_by("created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    """The backlog of background scoring (``scoring_backlog``); ``ok`` while the oldest
+    pending analysis is younger than ``HEALTH_MAX_QUEUE_AGE_SECONDS``."""
+    backlog = scoring_backlog()
+    age = backlog.oldest_pending_seconds or 0.0
     limit = settings.HEALTH_MAX_QUEUE_AGE_SECONDS
-    pending = AnalysisResult.objects.filter(status=AnalysisResult.Status.PENDING).count()
     return {
         "ok": age <= limit,
-        "pending": pending,
+        **backlog.as_dict(),
         "oldest_pending_seconds": round(age, 1),
         "limit_seconds": limit,
     }

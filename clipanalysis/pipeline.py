@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 from PIL import Image
+from tqdm.auto import tqdm
 
 from catalog.imaging import BadImageError, DecodedImage, decode_image
 from catalog.models import ProductImage, description_hash
@@ -652,7 +653,7 @@ def match_probability(model_version: ModelVersion, score: float) -> float | None
     return calibrated_probability(model_version.calibration, score)
 
 
-def rescore_catalog(model_version: ModelVersion) -> int:
+def rescore_catalog(model_version: ModelVersion, *, progress: bool = False) -> int:
     """Make every image's result for (content, description, ``model_version``) current.
 
     In chunks of ``RESCORE_CHUNK`` images per transaction: new rows are enqueued
@@ -660,15 +661,20 @@ def rescore_catalog(model_version: ModelVersion) -> int:
     older version) are reused. Old versions' results stay readable, no longer
     current; image embeddings are keyed by version, so nothing computed by
     another model is reused. Returns how many images were queued for scoring.
+    ``progress`` (commands) shows a tqdm bar on stderr; the caller prints the summary.
+    The scoring itself runs in the workers: the review dashboard and ``/healthz``
+    show how much of it is left.
     """
     image_ids = list(ProductImage.objects.order_by("pk").values_list("pk", flat=True))
     queued = 0
+    bar = tqdm(total=len(image_ids), disable=not progress, desc="queueing re-scoring", unit="image")
     for start in range(0, len(image_ids), RESCORE_CHUNK):
+        chunk = image_ids[start : start + RESCORE_CHUNK]
         with transaction.atomic():
-            results = request_analysis(
-                image_ids[start : start + RESCORE_CHUNK], model_version=model_version
-            )
+            results = request_analysis(chunk, model_version=model_version)
             queued += sum(result.status == Status.PENDING for result in results)
+        bar.update(len(chunk))
+    bar.close()
     logger.info("Re-scoring with %s: %d images queued", model_version, queued)
     return queued
 

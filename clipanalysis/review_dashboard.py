@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from clipanalysis.models import ModelVersion, ReviewItem, Verdict
+from clipanalysis.scoring_backlog import scoring_backlog
 
 Decision = Verdict.Decision
 
@@ -159,4 +160,5 @@ def dashboard_context() -> dict:
         "score_counts": {decision: len(values) for decision, values in scores.items()},
         "agreement": overall,
         "agreement_by_version": by_version,
+        "backlog": scoring_backlog(),
     }

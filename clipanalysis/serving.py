@@ -132,7 +132,7 @@ def prepare_scoring_model(
             configured_model=configured,
             note=f"CLIP_MODEL_NAME={configured}",
         )
-        queued = rescore_catalog(model_version) if switched else 0
+        queued = rescore_catalog(model_version, progress=True) if switched else 0
         if active is not None and switched:
             message = (
                 f"CLIP_MODEL_NAME changed to {configured}: registered and activated it as "
@@ -179,7 +179,7 @@ def prepare_scoring_model(
         note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
     )
     if switched:
-        rescore_catalog(model_version)
+        rescore_catalog(model_version, progress=True)
     return demo_choice(model_version, configured, problem, demo_dir)
 
 
@@ -191,4 +191,21 @@ def demo_choice(
         f"Could not load {configured} ({problem}).\n"
         f"Using the OFFLINE DEMO MODEL {model_version.version} from {demo_dir}: trained by this "
         "project on synthetic products; scores are indicative only.",
+    )
+
+
+def configuration_note() -> str | None:
+    """How ``CLIP_MODEL_NAME`` relates to the active model, when they differ (else None)."""
+    configured = str(settings.CLIP_MODEL_NAME)
+    active = ModelVersion.objects.active().first()
+    if active is None or active.name_or_path == location_of(configured):
+        return None
+    if last_configured_model() == configured:
+        return (
+            f"CLIP_MODEL_NAME={configured} was applied at an earlier start; "
+            f"{active.version} has been activated since and stays in service."
+        )
+    return (
+        f"CLIP_MODEL_NAME={configured} is not the active model ({active.version}): the next "
+        f"`manage.py serve` load-checks and activates it (or run `activate_model {configured}`)."
     )

@@ -136,6 +136,7 @@ def guarded_activate(
     rescore: bool = True,
     note: str = "",
     plot_path: str | Path | None = None,
+    progress: bool = False,
 ) -> GuardDecision:
     """Compare, then activate only if the guard allows it or ``force`` (module docstring)."""
     candidate_service = load_for_comparison(candidate)
@@ -168,7 +169,7 @@ def guarded_activate(
         note="\n".join(part for part in (note, active_problem) if part),
         check=False,  # loaded and scored above
     )
-    queued = pipeline.rescore_catalog(candidate) if rescore else 0
+    queued = pipeline.rescore_catalog(candidate, progress=progress) if rescore else 0
     calibration = calibrate_on_heldout(candidate, candidate_service, scores)
     message = {
         ModelActivation.Kind.UNGUARDED: "Activated (no other loadable model to compare with).",

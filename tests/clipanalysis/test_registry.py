@@ -162,3 +162,17 @@ def test_admin_action_needs_change_permission(client, scored_image, other_clip_d
         {"action": "activate_version", "_selected_action": [new_version.pk], "post": "yes"},
     )
     assert active_model() == old_version
+
+
+def test_activation_shows_a_bar_and_one_summary_line_not_a_line_per_image(
+    scoring_model, other_clip_dir, capsys
+):
+    for index in range(3):
+        add_image(make_product(), distinct_image(index))
+    capsys.readouterr()
+    call_command("register_model", str(other_clip_dir), "--activate")
+    captured = capsys.readouterr()
+    assert "queueing re-scoring" in captured.err and "3/3" in captured.err
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 2, lines  # registered, activated: one line each
+    assert lines[1] == "Activated it; 3 images queued for re-scoring."

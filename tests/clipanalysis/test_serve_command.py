@@ -150,3 +150,27 @@ def test_offline_restarts_keep_the_demo_model_quietly(capsys, settings, tiny_cli
     assert ModelVersion.objects.active().get() == demo
     assert f"Scoring model: {demo.version}" in out and "REFUSED" not in err
     assert ModelActivation.objects.count() == records
+
+
+def test_the_reason_for_building_the_demo_model_comes_before_the_build(
+    capsys, settings, tiny_clip_dir, tmp_path, monkeypatch
+):
+    from clipanalysis.management.commands import serve
+
+    settings.DEMO_MODEL_DIR = tmp_path / "demo-clip"
+    settings.CLIP_MODEL_NAME = "openai/clip-vit-base-patch32"
+    said_before_build: list[str] = []
+    real_call_command = serve.call_command
+
+    def build_stand_in(name, *args, **kwargs):
+        if name != "build_demo_model":
+            return real_call_command(name, *args, **kwargs)
+        said_before_build.append(capsys.readouterr().out)
+        shutil.copytree(tiny_clip_dir, kwargs["output"])  # the real build takes minutes
+
+    monkeypatch.setattr(serve, "call_command", build_stand_in)
+    call_command("serve", prepare_only=True)
+    (before,) = said_before_build
+    assert "Could not load openai/clip-vit-base-patch32" in before
+    assert before.index("Could not load") < before.index("Building the offline demo model")
+    assert ModelVersion.objects.active().get().source == ModelVersion.Source.DEMO

@@ -120,3 +120,21 @@ def test_command_never_replaces_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(CommandError, match="not a model directory"):
         call_command("build_demo_model", output=str(tmp_path), force=True)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_progress_starts_with_rendering_before_training(tmp_path, capsys):
+    config = DemoBuildConfig(
+        seed=0,
+        epochs=1,
+        n_train=64,
+        architecture=TINY_ARCHITECTURE,
+        batch_size=64,
+        n_heldout=40,
+        render_size=64,
+        workers=1,
+        threads=1,
+    )
+    build_demo_model(tmp_path / "demo-clip", config=config, progress=True)
+    err = capsys.readouterr().err
+    assert "rendering packshots" in err and "64/64" in err
+    assert err.index("rendering packshots") < err.index("demo CLIP")

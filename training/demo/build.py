@@ -178,18 +178,27 @@ class _TrainingSet:
 
 
 def _render_training_set(
-    n: int, seed: int, render_size: int, model_size: int, workers: int
+    n: int, seed: int, render_size: int, model_size: int, workers: int, progress: bool = False
 ) -> _TrainingSet:
     rng = random.Random(seed)
     specs = [random_spec(rng) for _ in range(n)]
     render = partial(render_model_pixels, size=render_size, model_size=model_size)
+    bar = tqdm(total=n, disable=not progress, desc="rendering packshots", unit="image")
     if workers > 1 and n >= 512 and "fork" in get_all_start_methods():
         # fork: no re-import of __main__ (scripts, shells); the children draw with
         # PIL and numpy only and never touch torch, so forking after its import is safe.
         with get_context("fork").Pool(workers) as pool:
-            arrays = pool.map(render, specs, chunksize=max(16, n // (workers * 8)))
+            arrays = []
+            # imap keeps the order of map and lets the bar move as chunks come back.
+            for array in pool.imap(render, specs, chunksize=max(16, n // (workers * 32))):
+                arrays.append(array)
+                bar.update(1)
     else:
-        arrays = [render(spec) for spec in specs]
+        arrays = []
+        for spec in specs:
+            arrays.append(render(spec))
+            bar.update(1)
+    bar.close()
     pixels = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     colours = list(COLOURS)
     return _TrainingSet(
@@ -296,7 +305,12 @@ def build_demo_model(
     previous_threads = torch.get_num_threads()
     try:
         data = _render_training_set(
-            config.n_train, config.seed, config.render_size, architecture.image_size, config.workers
+            config.n_train,
+            config.seed,
+            config.render_size,
+            architecture.image_size,
+            config.workers,
+            progress,
         )
         timings = {"render": time.monotonic() - started}
         torch.set_num_threads(config.threads)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from clipanalysis.management.commands._model_option import add_model_arguments, scoring_service
+from clipanalysis.serving import configuration_note
 
 
 class Command(BaseCommand):
@@ -24,3 +25,6 @@ class Command(BaseCommand):
                 ]
             )
         )
+        note = configuration_note() if model is None else None
+        if note:
+            self.stdout.write(self.style.WARNING(note))

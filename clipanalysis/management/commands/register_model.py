@@ -51,5 +51,8 @@ class Command(BaseCommand):
         )
         if then_activate:
             # Just loaded and scored above; no second load check.
-            queued = rescore_catalog(activate(model_version, check=False))
+            queued = rescore_catalog(
+                activate(model_version, check=False),
+                progress=options.get("verbosity", 1) > 0,
+            )
             self.stdout.write(f"Activated it; {queued} images queued for re-scoring.")

@@ -44,7 +44,11 @@ class Command(BaseCommand):
         try:
             model_version = resolve_model_version(version)
             decision = guarded_activate(
-                model_version, force=force, rescore=not no_rescore, plot_path=plot
+                model_version,
+                force=force,
+                rescore=not no_rescore,
+                plot_path=plot,
+                progress=options.get("verbosity", 1) > 0,
             )
         except ModelVersion.DoesNotExist as error:
             raise CommandError(str(error)) from None
@@ -78,7 +82,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         except ModelNotLoadable as error:
             raise CommandError(f"Not rolled back, the model is not loadable: {error}") from None
-        queued = 0 if no_rescore else rescore_catalog(model_version)
+        queued = 0 if no_rescore else rescore_catalog(model_version, progress=True)
         self.stdout.write(
             f"Rolled back to {model_version.version} ({model_version.name_or_path}, "
             f"threshold {model_version.threshold:.4f}); {queued} images queued for re-scoring."

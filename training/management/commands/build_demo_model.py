@@ -29,12 +29,17 @@ class Command(BaseCommand):
         if (output / "config.json").is_file() and not force:
             self.stdout.write(f"A model already exists in {output}; use --force to rebuild it.")
             return
-        try:
-            report = build_demo_model(
-                output,
-                config=DemoBuildConfig(seed=seed, epochs=epochs),
-                progress=options.get("verbosity", 1) > 0,
+        config = DemoBuildConfig(seed=seed, epochs=epochs)
+        progress = options.get("verbosity", 1) > 0
+        if progress:
+            # Said before the first packshot is drawn: the bars follow on stderr.
+            self.stdout.write(
+                f"Building the demo CLIP into {output}: {config.n_train:,} synthetic packshots, "
+                f"{epochs} epochs, then a threshold from held-out pairs (a few minutes on CPU)."
             )
+            self.stdout.flush()
+        try:
+            report = build_demo_model(output, config=config, progress=progress)
         except FileExistsError as error:
             raise CommandError(str(error)) from error
         by_type = ", ".join(f"{kind} {auc:.3f}" for kind, auc in report.heldout.auc_by_type.items())
