@@ -5,9 +5,11 @@
    near-duplicate look-up at growing catalog sizes, peak RSS at 1,000 and 10,000 images);
 2. demo model: a fresh build (its time, against the 5-minute target), then ROC-AUC
    per mismatch type on 1,000 unseen synthetic pairs;
-3. learning from verdicts: ~300 pattern-swap verdicts, fine-tune, before/after AUC;
-4. exposure: real photographs, their over- and under-exposed copies, demo packshots;
-5. load: 16 clients on ``/upload`` under gunicorn for 30 s, SQLite (and PostgreSQL when
+3. attribute explanations: 1,000 single-attribute swaps on the demo model, confusion
+   table, with the default vocabularies and with the demo catalog's own words;
+4. learning from verdicts: ~300 pattern-swap verdicts, fine-tune, before/after AUC;
+5. exposure: real photographs, their over- and under-exposed copies, demo packshots;
+6. load: 16 clients on ``/upload`` under gunicorn for 30 s, SQLite (and PostgreSQL when
    ``DATABASE_URL`` names one).
 
 The demo model is built afresh into a temporary directory (the build is seeded, so
@@ -49,6 +51,14 @@ def main() -> None:
             "--n",
             "1000",
         )
+        for vocabulary in ("default", "demo"):
+            run(
+                "benchmarks/attribute_explanations.py",
+                "--model",
+                demo_dir,
+                "--vocabulary",
+                vocabulary,
+            )
         run("benchmarks/finetune_from_verdicts.py", "--model", demo_dir)
     run("benchmarks/exposure.py")
     run("benchmarks/upload_load.py", "--database", "sqlite", "--clients", "16", "--seconds", "30")
