@@ -1,0 +1,104 @@
+"""``manage.py improve_model``: export → fine-tune → compare → activate only if better, stored."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_q.models import Schedule
+
+from clipanalysis.models import ModelVersion
+from clipanalysis.registry import active_model
+from tests.verdict_factories import product_with_images, rule
+from training.improvement import (
+    enqueue_if_enough_verdicts,
+    install_schedules,
+    new_verdicts_since_last_run,
+    remove_schedules,
+)
+from training.models import ImprovementRun
+from training.tasks import improve_model_task
+
+pytestmark = pytest.mark.django_db
+
+COLOURS = ["red", "blue", "green", "yellow", "black", "white"]
+CATEGORIES = ["t-shirt", "mug", "lamp", "shoe"]
+
+
+@pytest.fixture
+def verdicts(settings, reviewer, scoring_model):
+    """24 confirmed products with attribute words (the mix makes their hard negatives)."""
+    settings.TRAINING_HELDOUT_FRACTION = 0.3
+    settings.ACTIVATION_GUARD_MIN_PAIRS = 4
+    settings.CALIBRATION_MIN_VERDICTS = 4
+    for index in range(24):
+        colour, category = COLOURS[index % 6], CATEGORIES[index % 4]
+        _, (image,) = product_with_images(
+            f"{colour} cotton {category} {index}", category=category, seed=index
+        )
+        rule(image, "match", reviewer=reviewer)
+
+
+def test_a_run_trains_compares_and_decides_and_its_report_is_stored(
+    verdicts, tmp_path, one_torch_thread, capsys
+):
+    base = active_model()
+
+    call_command(
+        "improve_model",
+        *("--epochs", "1", "--batch-size", "8", "--lr", "1e-4", "--device", "cpu"),
+        *("--output", str(tmp_path / "run")),
+    )
+
+    run = ImprovementRun.objects.get()
+    assert run.status in {ImprovementRun.Status.ACTIVATED, ImprovementRun.Status.REFUSED}
+    assert run.base_model == base and run.verdicts == 24 and run.finished_at
+    assert run.candidate.source == ModelVersion.Source.TRAINED
+    assert run.report["export"]["train"]["hard_negatives"] > 0
+    assert run.report["export"]["test"]["products"] > 0  # held out, never trained on
+    assert run.report["fine_tune"]["steps"] >= 1
+    assert run.report["comparison"]["overall"]["n"] > 0
+    # Activated only if the guard accepted it; otherwise the base model still serves.
+    expected = run.candidate if run.report["comparison"]["accepted"] else base
+    assert active_model() == expected
+    assert (run.status == ImprovementRun.Status.ACTIVATED) == run.report["comparison"]["accepted"]
+    out = capsys.readouterr().out
+    assert f"Run {run.pk}: " in out and "Candidate:" in out
+
+
+def test_with_no_verdicts_the_run_is_skipped_and_says_why(scoring_model, tmp_path):
+    with pytest.raises(CommandError, match="Not enough verdicts"):
+        call_command("improve_model", "--output", str(tmp_path / "run"))
+    run = ImprovementRun.objects.get()
+    assert run.status == ImprovementRun.Status.SKIPPED and run.candidate is None
+
+
+def test_schedules_only_enqueue_and_wait_for_enough_new_verdicts(verdicts, settings):
+    install_schedules()
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    assert {
+        "training.improvement.enqueue_improvement",
+        "training.improvement.enqueue_if_enough_verdicts",
+    } <= funcs
+
+    settings.IMPROVE_MODEL_AFTER_VERDICTS = 25
+    assert new_verdicts_since_last_run() == 24
+    assert enqueue_if_enough_verdicts() is None
+    assert remove_schedules() == 2
+
+
+def test_the_task_exits_quietly_when_a_run_is_under_way(scoring_model):
+    ImprovementRun.objects.create(base_model=scoring_model)
+    assert improve_model_task("weekly") is None
+    assert ImprovementRun.objects.count() == 1
+
+
+def test_the_admin_shows_the_runs_with_their_report(client, admin_user, scoring_model):
+    run = ImprovementRun.objects.create(
+        base_model=scoring_model,
+        status=ImprovementRun.Status.REFUSED,
+        message="not better",
+        report={"comparison_table": "Guard: refused.", "export": {"train": {"rows": 3}}},
+    )
+    client.force_login(admin_user)
+    listing = client.get("/admin/training/improvementrun/")
+    assert listing.status_code == 200 and b"Not better: refused by the guard" in listing.content
+    page = client.get(f"/admin/training/improvementrun/{run.pk}/change/")
+    assert page.status_code == 200 and b"Guard: refused." in page.content
