@@ -99,13 +99,15 @@ def prepare_scoring_model(
     2. the same configuration as last time leaves the active model alone, so a model
        activated since (``activate_model``, the admin, the API) stands;
     3. a changed configuration that does not load is refused loudly and the active
-       model keeps scoring (the next start tries again);
+       model keeps scoring (the next start tries again; on a database without start-up
+       history yet, the refusal is the baseline and is said once);
     4. with no loadable model at all, the offline demo model serves.
 
     Each model is loaded once here (the check), not again to activate it.
     """
     configured = str(configured or settings.CLIP_MODEL_NAME)
-    changed = last_configured_model() != configured
+    last = last_configured_model()
+    changed = last != configured
     active = ModelVersion.objects.active().first()
     active_problem = None
     if active is not None and (not changed or active.name_or_path == location_of(configured)):
@@ -133,7 +135,13 @@ def prepare_scoring_model(
             note=f"CLIP_MODEL_NAME={configured}",
         )
         queued = rescore_catalog(model_version, progress=True) if switched else 0
-        if active is not None and switched:
+        if active is not None and switched and active_problem:
+            message = (
+                f"The active model {active.version} does not load ({active_problem}); "
+                f"activated CLIP_MODEL_NAME={configured} as {model_version.version}; {queued} "
+                "images queued for re-scoring."
+            )
+        elif active is not None and switched:
             message = (
                 f"CLIP_MODEL_NAME changed to {configured}: registered and activated it as "
                 f"{model_version.version} in place of {active.version}; {queued} images "
@@ -156,6 +164,16 @@ def prepare_scoring_model(
                 note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
             )
             return demo_choice(active, configured, problem, Path(active.name_or_path))
+        if last is None:
+            # The first start that keeps a history (an older database): this is the
+            # baseline, said once; later starts judge changes against it.
+            activate(
+                active,
+                kind=ModelActivation.Kind.START_UP,
+                check=False,
+                configured_model=configured,
+                note=f"CLIP_MODEL_NAME={configured} refused: {problem}",
+            )
         return ModelChoice(
             active,
             f"REFUSED CLIP_MODEL_NAME={configured}: {problem}.\n"

@@ -174,3 +174,14 @@ def test_the_reason_for_building_the_demo_model_comes_before_the_build(
     assert "Could not load openai/clip-vit-base-patch32" in before
     assert before.index("Could not load") < before.index("Building the offline demo model")
     assert ModelVersion.objects.active().get().source == ModelVersion.Source.DEMO
+
+
+def test_on_a_database_without_start_up_history_a_refusal_is_said_once(
+    capsys, settings, other_clip_dir
+):
+    operator_choice = activate(register_model(other_clip_dir))  # before start-ups kept history
+    settings.CLIP_MODEL_NAME = "openai/clip-vit-base-patch32"  # not loadable offline
+    assert "REFUSED CLIP_MODEL_NAME=openai/clip-vit-base-patch32" in start(capsys)[1]
+    assert ModelVersion.objects.active().get() == operator_choice
+    assert "REFUSED" not in start(capsys)[1]
+    assert ModelVersion.objects.active().get() == operator_choice
