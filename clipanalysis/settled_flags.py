@@ -28,9 +28,8 @@ DUPLICATE = "duplicate"
 
 
 def _verdicts():
-    """Verdicts that stand (not undone), where the queue keeps that distinction."""
-    manager = Verdict.objects
-    return manager.standing() if hasattr(manager, "standing") else manager.all()
+    """Verdicts that stand (an undone verdict settles nothing)."""
+    return Verdict.objects.standing()
 
 
 def ruling_on(result: AnalysisResult) -> Verdict | None:

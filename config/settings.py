@@ -317,6 +317,15 @@ NEAR_DUPLICATE_MAX_DISTANCE = env_int("NEAR_DUPLICATE_MAX_DISTANCE", 8)
 # --- Review queue ---------------------------------------------------------------
 # A result whose score lies within this distance of the threshold is uncertain.
 REVIEW_UNCERTAINTY_BAND = env_float("REVIEW_UNCERTAINTY_BAND", 0.03)
+# The queue's default order: "problems" (most likely real mismatches and quality
+# failures first) or "uncertain" (uncertainty sampling: closest to the decision first).
+REVIEW_QUEUE_ORDER = env_str("REVIEW_QUEUE_ORDER", "problems")
+if REVIEW_QUEUE_ORDER not in ("problems", "uncertain"):
+    raise ImproperlyConfigured(
+        f"REVIEW_QUEUE_ORDER={REVIEW_QUEUE_ORDER!r}: use 'problems' or 'uncertain'."
+    )
+# An item a reviewer opened but left is anyone's again after this many minutes.
+REVIEW_CLAIM_MINUTES = env_int("REVIEW_CLAIM_MINUTES", 15)
 CALIBRATION_MIN_VERDICTS = env_int("CALIBRATION_MIN_VERDICTS", 50)
 
 # --- Learning from verdicts (training.improvement, training.activation_guard) -------

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import description_hash
-from clipanalysis import pipeline, registry
+from clipanalysis import pipeline, registry, review
 from clipanalysis.models import AnalysisResult, ModelVersion, Verdict
 from training.export import heldout_products, labelled_pairs
 from training.reliability import calibration_from_scores
@@ -66,7 +66,7 @@ def calibration_data(model_version: ModelVersion) -> tuple[np.ndarray, np.ndarra
     rows = AnalysisResult.objects.filter(
         model_version=model_version,
         similarity_score__isnull=False,
-        image_id__in=Verdict.objects.values("result__image_id"),
+        image_id__in=Verdict.objects.standing().values("result__image_id"),
     ).values_list("image_id", "image_hash", "description_hash", "similarity_score")
     pairs = [
         (score, labels[(image_id, image_hash, text_hash)])
@@ -125,6 +125,7 @@ def store_fitted_calibration(
     )
     registry.store_calibration(model_version, calibration)
     updated = pipeline.refresh_match_probabilities(model_version)
+    review.refresh_priorities(model_version)  # the queue order reads P(match)
     logger.info(
         "Calibrated %s on %d verdicts; %d results updated", model_version, len(labels), updated
     )
@@ -135,7 +136,7 @@ def fit_calibrations(min_verdicts: int | None = None) -> dict[str, dict[str, Any
     """Refit every model version that scored a reviewed image (the daily schedule)."""
     with_verdicts = ModelVersion.objects.filter(
         pk__in=AnalysisResult.objects.filter(
-            image_id__in=Verdict.objects.values("result__image_id")
+            image_id__in=Verdict.objects.standing().values("result__image_id")
         ).values("model_version")
     ).order_by("pk")
     return {

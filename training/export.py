@@ -4,8 +4,9 @@ The ORM side of the training data. ``clipanalysis.csv_format`` owns the file
 format (columns ``image_path,text,label``, spreadsheet-safe cells); this
 module decides which rows there are:
 
-1. **Which verdicts count.** Verdicts are append-only; the newest one of each
-   review item counts. "Bad image" says nothing about the text and is left
+1. **Which verdicts count.** Verdicts are append-only; the newest standing one
+   of each review item counts (an undone verdict is retracted and never counts;
+   a revision is a newer verdict). "Bad image" says nothing about the text and is left
    out, as is an item whose newest verdict is "bad image". Where several
    items ruled on the same image and text, the newest verdict wins.
 2. **Rows.** A verdict gives (image, scored text, match/mismatch). A corrected

@@ -13,7 +13,7 @@ from clipanalysis.admin.queue_filters import QueueStateFilter, ReasonFilter, Sco
 from clipanalysis.admin.review_pages import REASON_LABELS, ReviewPagesMixin, review_url
 from clipanalysis.admin.why_column import WhyColumnMixin
 from clipanalysis.models import ReviewItem, Verdict
-from clipanalysis.models.review_queue import QUEUE_ORDER
+from clipanalysis.models.review_queue import queue_ordering
 
 State = ReviewItem.State
 Decision = Verdict.Decision
@@ -49,7 +49,6 @@ class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
         "image__product__description",
         "result__description",
     ]
-    ordering = list(QUEUE_ORDER)
     list_per_page = 50
     actions = ["mark_match", "mark_mismatch"]
     change_list_template = "admin/clipanalysis/reviewitem/change_list.html"
@@ -65,6 +64,10 @@ class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
         "resolved_at",
         "closed_reason",
     ]
+
+    def get_ordering(self, request):
+        """The queue order of ``REVIEW_QUEUE_ORDER``, read per request."""
+        return list(queue_ordering())
 
     # Permissions: the queue is opened by the pipeline and never deleted (it is history).
     def has_add_permission(self, request) -> bool:

@@ -81,7 +81,7 @@ class ScoreBandFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value == "near":
-            return queryset.filter(priority__lte=settings.REVIEW_UNCERTAINTY_BAND)
+            return queryset.filter(uncertainty__lte=settings.REVIEW_UNCERTAINTY_BAND)
         if value in self.BANDS:
             low, high = self.BANDS[value]
             return queryset.filter(

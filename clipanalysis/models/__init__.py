@@ -2,7 +2,7 @@
 
 from clipanalysis.models.analyses import AnalysisResult, ImageEmbedding
 from clipanalysis.models.model_versions import ModelActivation, ModelVersion
-from clipanalysis.models.review_queue import ReviewItem, Verdict
+from clipanalysis.models.review_queue import ReviewItem, Verdict, VerdictChange
 from clipanalysis.models.vocabularies import AttributeFamily, AttributeTerm
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "ModelVersion",
     "ReviewItem",
     "Verdict",
+    "VerdictChange",
 ]

@@ -70,11 +70,21 @@ def test_changelist_shows_what_a_reviewer_needs(reviewer_client):
     assert "Start reviewing (1 open)" in html
 
 
-def test_changelist_orders_closest_to_threshold_then_newest(reviewer_client):
+def test_changelist_orders_furthest_below_threshold_then_newest(reviewer_client):
+    scored_item(0.24, sku="SKU-NEAREST")
+    scored_item(0.20, sku="SKU-NEAR-OLD")
+    scored_item(0.20, sku="SKU-NEAR-NEW")
+    scored_item(0.01, sku="SKU-FAR")
+    response = reviewer_client.get(CHANGELIST)
+    assert rows_in_page(response) == ["SKU-FAR", "SKU-NEAR-NEW", "SKU-NEAR-OLD", "SKU-NEAREST"]
+
+
+def test_changelist_follows_the_uncertainty_order_setting(reviewer_client, settings):
     scored_item(0.01, sku="SKU-FAR")
     scored_item(0.20, sku="SKU-NEAR-OLD")
     scored_item(0.20, sku="SKU-NEAR-NEW")
     scored_item(0.24, sku="SKU-NEAREST")
+    settings.REVIEW_QUEUE_ORDER = "uncertain"
     response = reviewer_client.get(CHANGELIST)
     assert rows_in_page(response) == ["SKU-NEAREST", "SKU-NEAR-NEW", "SKU-NEAR-OLD", "SKU-FAR"]
 
@@ -263,8 +273,8 @@ def test_missing_item_is_404(reviewer_client):
 
 # --- next item ------------------------------------------------------------------
 def test_start_reviewing_claims_the_top_item(reviewer_client, reviewer):
-    scored_item(0.01)
-    top = scored_item(0.24)
+    scored_item(0.24)
+    top = scored_item(0.01)
     response = reviewer_client.post(NEXT)
     assert response["Location"] == review_url(top)
     top.refresh_from_db()
@@ -282,7 +292,7 @@ def test_skip_releases_the_item_and_claims_the_next(reviewer_client, reviewer):
 
 
 def test_next_does_not_hand_out_an_item_someone_else_holds(reviewer_client, other_client):
-    held, free = scored_item(0.24), scored_item(0.10)
+    held, free = scored_item(0.10), scored_item(0.24)
     other_client.post(NEXT)
     held.refresh_from_db()
     assert held.state == State.IN_REVIEW

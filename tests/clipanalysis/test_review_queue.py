@@ -93,7 +93,9 @@ def test_mismatch_opens_review_item_with_reason_and_priority():
     assert item.state == State.OPEN
     assert item.reasons == ["mismatch"]
     assert item.primary_reason == "mismatch"
-    assert item.priority == pytest.approx(0.15)
+    # Uncalibrated: 0.5 + margin / 2 on the P(match) scale; uncertainty is |margin|.
+    assert item.priority == pytest.approx(0.425)
+    assert item.uncertainty == pytest.approx(0.15)
 
 
 def test_clear_match_opens_nothing():
@@ -105,7 +107,7 @@ def test_uncertain_match_inside_band_opens_item(settings):
     settings.REVIEW_UNCERTAINTY_BAND = 0.05
     item = scored_item(0.27)
     assert item.reasons == ["uncertain"]
-    assert item.priority == pytest.approx(0.02)
+    assert item.uncertainty == pytest.approx(0.02)
 
 
 def test_uncertain_band_is_configurable(settings):
@@ -129,7 +131,8 @@ def test_one_open_item_per_image_across_rescores():
     assert again.pk == item.pk
     assert ReviewItem.objects.open().filter(image=item.image).count() == 1
     item.refresh_from_db()
-    assert item.priority == pytest.approx(0.20)
+    assert item.priority == pytest.approx(0.40)
+    assert item.uncertainty == pytest.approx(0.20)
 
 
 # --- re-scoring and closing -----------------------------------------------------
@@ -297,23 +300,50 @@ def test_correction_on_resolved_item_changes_nothing(reviewer, second_reviewer):
 
 
 # --- moving through the queue ---------------------------------------------------
-def test_queue_order_is_closest_to_threshold_then_newest():
+def test_queue_order_is_most_likely_problem_first_then_newest():
     far = scored_item(0.01)
     near_old = scored_item(0.20)
     near_new = scored_item(0.20)
     nearest = scored_item(0.24)
+    assert list(review.review_queue()) == [far, near_new, near_old, nearest]
+
+
+def test_uncertainty_order_is_closest_to_threshold_then_newest(settings):
+    far = scored_item(0.01)
+    near_old = scored_item(0.20)
+    near_new = scored_item(0.20)
+    nearest = scored_item(0.24)
+    assert list(review.review_queue(order="uncertain")) == [nearest, near_new, near_old, far]
+    settings.REVIEW_QUEUE_ORDER = "uncertain"
     assert list(review.review_queue()) == [nearest, near_new, near_old, far]
+
+
+def test_calibrated_probability_orders_the_queue_and_measured_quality_failures_lead():
+    likely_match = scored_item(0.10)
+    likely_mismatch = scored_item(0.20)
+    blurry = scored_item(0.24, quality_failures=("blur",))
+    for item, probability in ((likely_match, 0.45), (likely_mismatch, 0.05)):
+        AnalysisResult.objects.filter(pk=item.result_id).update(match_probability=probability)
+    assert review.refresh_priorities() == 2
+    assert list(review.review_queue()) == [blurry, likely_mismatch, likely_match]
+    assert ReviewItem.objects.get(pk=likely_mismatch.pk).priority == pytest.approx(0.05)
+
+
+def test_a_near_duplicate_guess_does_not_jump_the_queue():
+    mismatch = scored_item(0.10)
+    duplicate_guess = scored_item(0.24, quality_failures=("duplicate",))
+    assert list(review.review_queue()) == [mismatch, duplicate_guess]
 
 
 def test_next_item_walks_the_queue_and_wraps(reviewer):
     far, near = scored_item(0.01), scored_item(0.20)
-    assert review.next_item_for(reviewer) == near
-    assert review.next_item_for(reviewer, after=near) == far
-    assert review.next_item_for(reviewer, after=far) == near  # back to the top
+    assert review.next_item_for(reviewer) == far
+    assert review.next_item_for(reviewer, after=far) == near
+    assert review.next_item_for(reviewer, after=near) == far  # back to the top
 
 
 def test_next_item_skips_resolved_and_items_held_by_others(reviewer, second_reviewer):
-    first, second, third = scored_item(0.24), scored_item(0.20), scored_item(0.10)
+    first, second, third = scored_item(0.10), scored_item(0.20), scored_item(0.24)
     review.record_verdict(first, reviewer=reviewer, decision="match")
     review.claim_item(second, second_reviewer)
     assert review.next_item_for(reviewer, after=first) == third

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clipanalysis.api.serializers.why import WhyField
-from clipanalysis.models import ReviewItem, Verdict
+from clipanalysis.models import ReviewItem, Verdict, VerdictChange
 from clipanalysis.review import COMMENT_MAX_CHARS, DESCRIPTION_MAX_CHARS
 
 
@@ -73,9 +73,9 @@ class ReviewItemSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(VerdictSerializer(allow_null=True))
     def get_latest_verdict(self, item: ReviewItem) -> dict | None:
-        # ``verdicts`` is prefetched newest first by the view.
-        verdicts = list(item.verdicts.all())
-        return VerdictSerializer(verdicts[0]).data if verdicts else None
+        # ``verdicts`` is prefetched newest first by the view; a retracted one never counts.
+        standing = [verdict for verdict in item.verdicts.all() if verdict.retracted_at is None]
+        return VerdictSerializer(standing[0]).data if standing else None
 
 
 class VerdictRequestSerializer(serializers.Serializer):
@@ -95,3 +95,35 @@ class CorrectDescriptionRequestSerializer(serializers.Serializer):
     comment = serializers.CharField(
         required=False, allow_blank=True, max_length=COMMENT_MAX_CHARS, default=""
     )
+
+
+class ReviseRequestSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=Verdict.Decision.choices, help_text="The decision that counts from now on."
+    )
+    reason = serializers.CharField(
+        max_length=COMMENT_MAX_CHARS, help_text="Why the verdict changes (required; kept)."
+    )
+
+
+class VerdictChangeSerializer(serializers.ModelSerializer):
+    """One change of an item's verdict; ``before``/``after`` empty means "no verdict"."""
+
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = VerdictChange
+        fields = [
+            "id",
+            "review_item",
+            "verdict",
+            "action",
+            "before",
+            "after",
+            "reason",
+            "changed_by",
+            "changed_at",
+        ]
+        read_only_fields = fields

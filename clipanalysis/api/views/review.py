@@ -1,4 +1,4 @@
-"""The review queue (read, record a verdict, correct a description) and verdicts (read)."""
+"""The review queue (read, record, undo, revise, history, correct) and verdicts (read)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from clipanalysis import review
 from clipanalysis.api.serializers.review import (
     CorrectDescriptionRequestSerializer,
     ReviewItemSerializer,
+    ReviseRequestSerializer,
+    VerdictChangeSerializer,
     VerdictRequestSerializer,
     VerdictSerializer,
 )
 from clipanalysis.filtersets import ReviewItemFilterSet, VerdictFilterSet
 from clipanalysis.models import ReviewItem, Verdict
-from clipanalysis.models.review_queue import QUEUE_ORDER
+from clipanalysis.models.review_queue import queue_ordering
 from config.api.errors import Conflict, ErrorSerializer
 from config.api.permissions import CanRecordVerdicts
 from config.api.query import ID_PATTERN, StrictQueryMixin
@@ -38,7 +40,7 @@ VERDICT_ERRORS = {
 
 
 class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
-    """The review queue, most informative first (score closest to the threshold)."""
+    """The review queue in ``REVIEW_QUEUE_ORDER`` (default: most likely real problems first)."""
 
     queryset = ReviewItem.objects.select_related(
         "image__product", "result__duplicate_of__product", "result__image__product", "assigned_to"
@@ -52,8 +54,13 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = ReviewItemSerializer
     filterset_class = ReviewItemFilterSet
-    ordering_fields = ["priority", "opened_at", "resolved_at"]
-    ordering = list(QUEUE_ORDER)
+    ordering_fields = ["priority", "uncertainty", "opened_at", "resolved_at"]
+
+    @property
+    def ordering(self) -> list[str]:
+        """The default order follows ``REVIEW_QUEUE_ORDER``, read per request."""
+        return list(queue_ordering())
+
     lookup_value_regex = ID_PATTERN
 
     @extend_schema(
@@ -84,6 +91,65 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     )
     def correct_description(self, request, pk=None) -> Response:
         return self._review(request, review.correct_description)
+
+    @extend_schema(
+        summary="Undo your last verdict (it is kept, retracted; the item goes back to you)",
+        request=None,
+        responses={
+            200: ReviewItemSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="You have no verdict to undo."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="undo",
+        permission_classes=[CanRecordVerdicts],
+        serializer_class=None,
+    )
+    def undo(self, request) -> Response:
+        with review_errors():
+            item = review.undo_last_verdict(request.user)
+        item = self.get_queryset().get(pk=item.pk)
+        return Response(ReviewItemSerializer(item, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        summary="Revise the verdict that counts on an item, with a reason",
+        request=ReviseRequestSerializer,
+        responses={
+            201: VerdictSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="No reason, the same decision, or no verdict to revise.",
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[CanRecordVerdicts],
+        serializer_class=ReviseRequestSerializer,
+    )
+    def revise(self, request, pk=None) -> Response:
+        item = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with review_errors():
+            verdict = review.revise_verdict(
+                item, reviewer=request.user, **serializer.validated_data
+            )
+        return Response(VerdictSerializer(verdict).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The item's verdict history, newest first (who, when, before, after, why)",
+        responses=VerdictChangeSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], serializer_class=VerdictChangeSerializer)
+    def history(self, request, pk=None) -> Response:
+        item = self.get_object()
+        changes = item.changes.select_related("changed_by").order_by("-changed_at", "-id")
+        return Response(VerdictChangeSerializer(changes, many=True).data)
 
     def _review(self, request, record: Callable[..., Verdict]) -> Response:
         """Validate the action's request body, then record it on the item through ``review``."""
