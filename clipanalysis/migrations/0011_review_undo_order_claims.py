@@ -20,7 +20,7 @@ def recompute_sort_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clipanalysis', '0008_model_activation'),
+        ('clipanalysis', '0010_analysis_lease_owner'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
