@@ -4,10 +4,11 @@ admin action) re-explains the affected results from stored embeddings."""
 import pytest
 from django.core.management import CommandError, call_command
 
+from catalog.models import Product
 from clipanalysis import vocabularies
 from clipanalysis.clip_service import ClipService
 from clipanalysis.explanation import explain
-from clipanalysis.models import AnalysisResult, AttributeFamily, AttributeTerm
+from clipanalysis.models import AnalysisResult, AttributeFamily, AttributeTerm, ReviewItem
 from tests.factories import add_image, make_product, packshot
 
 
@@ -94,3 +95,56 @@ def test_second_explanation_makes_no_text_encoder_call(tiny_clip_dir, monkeypatc
     monkeypatch.setattr(service, "text_embeddings", refuse)
     assert explain(service, embedding, "Red striped cotton t-shirt", families) == first
     assert set(first) == {"colour", "material", "pattern", "category"}
+
+
+@pytest.fixture
+def conflicts_count(settings):
+    """Every disagreement is confident, and the overall score always passes."""
+    settings.ATTRIBUTE_CONFLICT_CONFIDENCE = 0.0
+    settings.CLIP_SIMILARITY_THRESHOLD = 0.0
+    settings.REVIEW_UNCERTAINTY_BAND = 0.0
+    return settings
+
+
+def open_reasons(image) -> list[str]:
+    item = ReviewItem.objects.open().filter(image=image).first()
+    return item.reasons if item else []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attribute_conflict_opens_a_review_item_though_the_score_passes(seeded, conflicts_count):
+    for family in AttributeFamily.objects.exclude(name="colour"):
+        family.is_active = False  # only the colour is explained here
+        family.save()
+    images = {
+        colour: add_image(make_product(f"{colour.title()} cotton t-shirt", category="other"))
+        for colour in ("red", "blue")
+    }
+    for colour, image in images.items():
+        result = AnalysisResult.objects.get(image=image)
+        assert result.is_match is True  # the overall similarity passes
+        seen = result.explanation["colour"]["seen"]
+        assert ("attribute_conflict" in open_reasons(image)) == (seen != colour)
+    # The same pixels cannot look both red and blue: at least one text is contradicted.
+    assert any("attribute_conflict" in open_reasons(image) for image in images.values())
+
+    seeded.opens_review = False
+    seeded.save()  # as the admin saves it (the vocabulary cache notices updated_at)
+    call_command("reexplain", "--family", "colour")
+    assert not any("attribute_conflict" in open_reasons(image) for image in images.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_category_field_contradicted_by_the_image_opens_category_conflict(seeded, conflicts_count):
+    image = add_image(make_product("Cotton t-shirt", category="t-shirt"))
+    seen = AnalysisResult.objects.get(image=image).zero_shot_label
+    other = next(value for value in ("mug", "lamp") if value != seen)
+
+    # The catalog's own category field changes (no re-analysis): re-explaining checks it.
+    Product.objects.filter(pk=image.product_id).update(category=other)
+    call_command("reexplain")
+    assert "category_conflict" in open_reasons(image)
+
+    Product.objects.filter(pk=image.product_id).update(category=seen)
+    call_command("reexplain")
+    assert "category_conflict" not in open_reasons(image)
