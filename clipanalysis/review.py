@@ -185,32 +185,15 @@ def sync_review_item(result: AnalysisResult) -> ReviewItem | None:
 
 
 def already_ruled(result: AnalysisResult) -> bool:
-    """A standing verdict settles what this result would put in front of a reviewer.
-
-    Settled: a reviewer ruled on this very analysis; or wrote this text for this
-    picture (a corrected description); or ruled on the same picture and text
-    scored by another model or threshold, and the outcome a verdict answers is
-    the same: the match decision did not flip and no new quality check fails.
-    A new model re-scoring the catalog therefore re-opens only what changed.
-    """
-    verdicts = Verdict.objects.standing().filter(
-        review_item__image_id=result.image_id, result__image_hash=result.image_hash
+    """A reviewer ruled on this very analysis, or wrote this text for this picture (a
+    corrected description): nothing to open. What a verdict on an earlier analysis of
+    the same picture settled is ``settled_flags.unsettled_reasons``' question."""
+    return (
+        Verdict.objects.standing()
+        .filter(review_item__image_id=result.image_id, result__image_hash=result.image_hash)
+        .filter(Q(result=result) | Q(corrected_description=result.description.strip()))
+        .exists()
     )
-    if verdicts.filter(
-        Q(result=result) | Q(corrected_description=result.description.strip())
-    ).exists():
-        return True
-    ruled = (
-        verdicts.filter(result__description_hash=result.description_hash)
-        .select_related("result")
-        .newest_first()
-        .first()
-    )
-    if ruled is None:
-        return False
-    seen = ruled.result
-    new_failures = set(result.quality_failures or []) - set(seen.quality_failures or [])
-    return seen.is_match == result.is_match and not new_failures
 
 
 def refresh_priorities(model_version=None) -> int:
