@@ -34,7 +34,13 @@ from clipanalysis.csv_format import read_training_csv
 from clipanalysis.model_metadata import read_model_metadata
 from clipanalysis.models import ModelActivation, ModelVersion
 from training.calibration import store_fitted_calibration
-from training.comparison import Comparison, compare_scores, cosine_scores, plot_comparison
+from training.comparison import (
+    Comparison,
+    compare_scores,
+    cosine_scores,
+    format_comparison,
+    plot_comparison,
+)
 from training.demo.synthetic_eval import evaluate_on_synthetic
 from training.export import LabelledPair, heldout_pairs
 
@@ -310,4 +316,15 @@ def compare_models(
         margin=settings.ACTIVATION_GUARD_MARGIN,
         min_slice=settings.ACTIVATION_GUARD_MIN_SLICE,
         min_pairs=settings.ACTIVATION_GUARD_MIN_PAIRS,
+    )
+
+
+def guard_for_the_scorer(candidate: ModelVersion, *, by=None, force: bool = False):
+    """``guarded_activate`` in the shape ``registry.activate_guarded`` hands to the admin."""
+    decision = guarded_activate(candidate, by=by, force=force)
+    return registry.GuardedActivation(
+        activated=decision.activated,
+        message=decision.message,
+        table=format_comparison(decision.comparison) if decision.comparison else "",
+        queued=decision.queued,
     )
