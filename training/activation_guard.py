@@ -204,7 +204,18 @@ def calibrate_on_heldout(
         cosines, labels = scores.candidate[real], scores.labels[real].astype(np.int64)
     similarity = np.clip(cosines, 0.0, 1.0)
     model_version.refresh_from_db()
-    return store_fitted_calibration(model_version, similarity, labels, "held-out at activation")
+    fitted = store_fitted_calibration(model_version, similarity, labels, "held-out at activation")
+    if fitted is None and model_version.calibration is None and scores is not None:
+        # Too few verdicts and nothing shipped: fit on the whole held-out set (its hard
+        # negatives included), so match_probability is there until verdicts refit it.
+        fitted = store_fitted_calibration(
+            model_version,
+            np.clip(scores.candidate, 0.0, 1.0),
+            scores.labels.astype(np.int64),
+            "held-out pairs with hard negatives at activation (too few verdicts)",
+            min_verdicts=settings.ACTIVATION_GUARD_MIN_PAIRS,
+        )
+    return fitted
 
 
 # --- evaluate_model --compare ------------------------------------------------------------

@@ -100,3 +100,17 @@ def test_the_admin_action_goes_through_the_same_guard(
     client.post(changelist, {**form, "force": "on"}, follow=True)
     assert active_model() == worse
     assert ModelActivation.objects.get(model_version=worse).kind == ModelActivation.Kind.FORCED
+
+
+def test_with_too_few_verdicts_a_new_model_is_still_calibrated_on_the_heldout_pairs(
+    heldout_verdicts, inverted_clip_dir, settings
+):
+    original = active_model()
+    activate(register_model(inverted_clip_dir))
+    settings.CALIBRATION_MIN_VERDICTS = 500  # far more than the 12 held-out verdicts
+
+    call_command("activate_model", original.version)
+
+    original.refresh_from_db()
+    assert "too few verdicts" in original.calibration["method"]
+    assert original.calibration["n_verdicts"] == 12
