@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +315,39 @@ def rollback(*, by=None, note: str = "") -> ModelVersion:
     return activate(
         target, by=by, kind=ModelActivation.Kind.ROLLBACK, note=note, threshold=threshold
     )
+
+
+# --- the comparison guard, installed by the training app ----------------------------------------
+@dataclass
+class GuardedActivation:
+    """What a guarded activation did: activated or refused, why, the table, images queued."""
+
+    activated: bool
+    message: str
+    table: str = ""
+    queued: int = 0
+
+
+ActivationGuard = Callable[..., GuardedActivation]
+_activation_guard: ActivationGuard | None = None
+
+
+def guard_activations_with(guard: ActivationGuard | None) -> None:
+    """Install the comparison guard (``training`` does at start-up; the scorer cannot import it).
+
+    The guard is called as ``guard(model_version, by=user, force=bool)``: it compares the
+    candidate with the active model, activates (and re-scores) only if it may, and says so.
+    """
+    global _activation_guard
+    _activation_guard = guard
+
+
+def activate_guarded(model_version: ModelVersion, *, by=None, force: bool = False):
+    """Activate through the installed guard, as ``manage.py activate_model`` does.
+
+    Raises ``ModelNotLoadable`` (nothing changes) and ``RuntimeError`` when no guard is
+    installed: an unguarded switch from a web page is what the guard exists to prevent.
+    """
+    if _activation_guard is None:
+        raise RuntimeError("No activation guard is installed (the training app is not loaded).")
+    return _activation_guard(model_version, by=by, force=force)

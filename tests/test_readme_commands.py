@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 NOT_RUN = ("make run", "make test", "curl ")
 # Operator-table commands the tour leaves out, each with where it is covered instead.
-NOT_IN_TOUR = {"build_demo_model": "tests/training/test_demo_build.py"}
+NOT_IN_TOUR = {
+    "build_demo_model": "tests/training/test_demo_build.py",
+    "improve_model": "tests/training/test_improve_model_command.py",
+}
 
 # The tour clears DATABASE_URL (a new user has none), so it is the same run on both passes.
 pytestmark = [pytest.mark.slow, pytest.mark.backend_agnostic]

@@ -34,7 +34,13 @@ from clipanalysis.csv_format import read_training_csv
 from clipanalysis.model_metadata import read_model_metadata
 from clipanalysis.models import ModelActivation, ModelVersion
 from training.calibration import store_fitted_calibration
-from training.comparison import Comparison, compare_scores, cosine_scores, plot_comparison
+from training.comparison import (
+    Comparison,
+    compare_scores,
+    cosine_scores,
+    format_comparison,
+    plot_comparison,
+)
 from training.demo.synthetic_eval import evaluate_on_synthetic
 from training.export import LabelledPair, heldout_pairs
 
@@ -199,7 +205,18 @@ def calibrate_on_heldout(
         cosines, labels = scores.candidate[real], scores.labels[real].astype(np.int64)
     similarity = np.clip(cosines, 0.0, 1.0)
     model_version.refresh_from_db()
-    return store_fitted_calibration(model_version, similarity, labels, "held-out at activation")
+    fitted = store_fitted_calibration(model_version, similarity, labels, "held-out at activation")
+    if fitted is None and model_version.calibration is None and scores is not None:
+        # Too few verdicts and nothing shipped: fit on the whole held-out set (its hard
+        # negatives included), so match_probability is there until verdicts refit it.
+        fitted = store_fitted_calibration(
+            model_version,
+            np.clip(scores.candidate, 0.0, 1.0),
+            scores.labels.astype(np.int64),
+            "held-out pairs with hard negatives at activation (too few verdicts)",
+            min_verdicts=settings.ACTIVATION_GUARD_MIN_PAIRS,
+        )
+    return fitted
 
 
 # --- evaluate_model --compare ------------------------------------------------------------
@@ -311,4 +328,15 @@ def compare_models(
         margin=settings.ACTIVATION_GUARD_MARGIN,
         min_slice=settings.ACTIVATION_GUARD_MIN_SLICE,
         min_pairs=settings.ACTIVATION_GUARD_MIN_PAIRS,
+    )
+
+
+def guard_for_the_scorer(candidate: ModelVersion, *, by=None, force: bool = False):
+    """``guarded_activate`` in the shape ``registry.activate_guarded`` hands to the admin."""
+    decision = guarded_activate(candidate, by=by, force=force)
+    return registry.GuardedActivation(
+        activated=decision.activated,
+        message=decision.message,
+        table=format_comparison(decision.comparison) if decision.comparison else "",
+        queued=decision.queued,
     )

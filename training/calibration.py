@@ -14,7 +14,8 @@ rewrites ``match_probability`` on the version's existing results with the
 formula new results get.
 
 Runs daily through the django-q2 schedule ``fit_calibrations`` (added by a
-migration), on demand with ``manage.py fit_calibration``, and on every guarded
+migration), hourly for the active model once ``CALIBRATION_MIN_VERDICTS`` new
+verdicts arrived since its last fit (``refit_after_new_verdicts``), on demand with ``manage.py fit_calibration``, and on every guarded
 activation (``training.activation_guard``, from the held-out scores it just
 measured). Until a model has enough verdicts it keeps the calibration its
 directory ships (``calibration`` in ``catalog_clip.json``: the demo model's is
@@ -143,3 +144,22 @@ def fit_calibrations(min_verdicts: int | None = None) -> dict[str, dict[str, Any
         model_version.version: fit_calibration(model_version, min_verdicts)
         for model_version in with_verdicts
     }
+
+
+def new_verdicts_since_fit(model_version: ModelVersion) -> int:
+    """Verdicts recorded since the version's calibration was fitted (all, if shipped or none)."""
+    calibration = model_version.calibration or {}
+    fitted_at = None if calibration.get("shipped") else calibration.get("fitted_at")
+    verdicts = Verdict.objects.latest_per_item().labelling()
+    if fitted_at:
+        verdicts = verdicts.filter(created_at__gt=fitted_at)
+    return verdicts.count()
+
+
+def refit_after_new_verdicts() -> dict[str, Any] | None:
+    """The hourly schedule: refit the active model once ``CALIBRATION_MIN_VERDICTS`` new
+    verdicts arrived since its calibration was fitted (or since it shipped)."""
+    active = registry.active_model()
+    if new_verdicts_since_fit(active) < settings.CALIBRATION_MIN_VERDICTS:
+        return None
+    return fit_calibration(active)

@@ -1,8 +1,9 @@
 """Model versions and their history: every activation, with who, when and what it measured.
 
-Activating from here loads the model and scores one image first (``registry.activate``);
-the comparison guard runs in ``manage.py activate_model`` / ``improve_model``, whose
-decisions and tables show up here too.
+Activating from here goes through the same comparison guard as ``manage.py activate_model``
+(``registry.activate_guarded``, installed by the training app): the model is loaded and
+compared with the active one on the held-out verdict set, and refused with the table when
+it is worse, unless the operator ticks "activate anyway".
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from catalog.models import ProductImage
-from clipanalysis import pipeline, registry
+from clipanalysis import registry
 from clipanalysis.models import ModelActivation, ModelVersion
 from config.api.permissions import ACTIVATE_PERMISSION
 
@@ -147,16 +148,36 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 request, "admin/clipanalysis/modelversion/activate_confirmation.html", context
             )
         try:
-            activated = registry.activate(model_version, by=request.user)
+            outcome = registry.activate_guarded(
+                model_version, by=request.user, force=request.POST.get("force") == "on"
+            )
         except registry.ModelNotLoadable as error:
             self.message_user(
                 request, f"Not activated, the model is not loadable: {error}", messages.ERROR
             )
             return None
-        queued = pipeline.rescore_catalog(activated)
+        table = format_html("<pre>{}</pre>", outcome.table) if outcome.table else ""
+        if not outcome.activated:
+            self.message_user(
+                request,
+                format_html(
+                    "{} {} stays inactive; tick “activate anyway” to force it.{}",
+                    outcome.message,
+                    model_version.version,
+                    table,
+                ),
+                messages.ERROR,
+            )
+            return None
         self.message_user(
             request,
-            f"Activated {model_version.version}; {queued} image(s) queued for re-scoring.",
+            format_html(
+                "{} {}; {} image(s) queued for re-scoring.{}",
+                outcome.message,
+                model_version.version,
+                outcome.queued,
+                table,
+            ),
             messages.SUCCESS,
         )
         return None

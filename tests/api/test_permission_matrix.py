@@ -231,7 +231,12 @@ def test_admin_matrix(persona, personas, world):
     assert changed == (staff and persona in WRITERS), (persona, response.status_code)
     response = client.post(
         reverse("admin:clipanalysis_modelversion_changelist"),
-        {"action": "activate_version", "_selected_action": [candidate.pk], "post": "yes"},
+        {
+            "action": "activate_version",
+            "_selected_action": [candidate.pk],
+            "post": "yes",
+            "force": "on",
+        },
     )
     assert response.status_code in (200, 302, 403)
     candidate.refresh_from_db()

@@ -138,9 +138,15 @@ def test_admin_action_confirms_then_activates_and_reports_queued(
     assert f"Activate {new_version.version}?" in confirm.text
     assert not ModelVersion.objects.get(pk=new_version.pk).is_active
 
-    done = client.post(_changelist(), {**form, "post": "yes"}, follow=True)
+    # No held-out verdicts yet: the guard cannot tell, so it refuses unless forced.
+    refused = client.post(_changelist(), {**form, "post": "yes"}, follow=True)
+    assert "Too few held-out pairs to compare" in refused.text
+    assert f"{new_version.version} stays inactive" in refused.text
+    assert not ModelVersion.objects.get(pk=new_version.pk).is_active
+
+    done = client.post(_changelist(), {**form, "post": "yes", "force": "on"}, follow=True)
     assert done.status_code == 200
-    assert f"Activated {new_version.version}; 1 image(s) queued for re-scoring." in done.text
+    assert f"{new_version.version}; 1 image(s) queued for re-scoring." in done.text
     assert active_model() == new_version
     assert AnalysisResult.objects.current().get(image=scored_image).model_version == new_version
 

@@ -80,3 +80,37 @@ def test_the_tables_roc_auc_is_scikit_learns_ties_included():
     comparison = compare_scores(labels, active, candidate, [{} for _ in labels], rounds=5)
     assert comparison.overall.active_auc == pytest.approx(roc_auc_score(labels, active))
     assert comparison.overall.candidate_auc == pytest.approx(roc_auc_score(labels, candidate))
+
+
+def test_the_admin_action_goes_through_the_same_guard(
+    client, admin_user, heldout_verdicts, inverted_clip_dir
+):
+    from django.urls import reverse
+
+    serving = active_model()
+    worse = register_model(inverted_clip_dir)
+    client.force_login(admin_user)
+    changelist = reverse("admin:clipanalysis_modelversion_changelist")
+    form = {"action": "activate_version", "_selected_action": [worse.pk], "post": "yes"}
+
+    refused = client.post(changelist, form, follow=True)
+    assert "guard refused" in refused.text and "Worse overall" in refused.text
+    assert active_model() == serving
+
+    client.post(changelist, {**form, "force": "on"}, follow=True)
+    assert active_model() == worse
+    assert ModelActivation.objects.get(model_version=worse).kind == ModelActivation.Kind.FORCED
+
+
+def test_with_too_few_verdicts_a_new_model_is_still_calibrated_on_the_heldout_pairs(
+    heldout_verdicts, inverted_clip_dir, settings
+):
+    original = active_model()
+    activate(register_model(inverted_clip_dir))
+    settings.CALIBRATION_MIN_VERDICTS = 500  # far more than the 12 held-out verdicts
+
+    call_command("activate_model", original.version)
+
+    original.refresh_from_db()
+    assert "too few verdicts" in original.calibration["method"]
+    assert original.calibration["n_verdicts"] == 12

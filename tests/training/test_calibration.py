@@ -145,3 +145,20 @@ def test_daily_schedule_refits_every_reviewed_version(reviewed_catalog, settings
     assert list(fitted) == [model_version.version]
     assert model_version.calibration == fitted[model_version.version]
     assert model_version.calibration["n_verdicts"] == 12
+
+
+def test_hourly_schedule_refits_the_active_model_once_enough_new_verdicts_arrived(
+    reviewed_catalog, settings, reviewer
+):
+    migration = importlib.import_module("training.migrations.0006_refit_calibration_schedule")
+    migration.add_schedule(apps, None)
+    schedule = Schedule.objects.get(name="refit_calibration_after_new_verdicts")
+    assert schedule.schedule_type == Schedule.HOURLY
+    refit = import_string(schedule.func)
+
+    settings.CALIBRATION_MIN_VERDICTS = 13
+    assert refit() is None  # 12 verdicts: not enough yet
+    settings.CALIBRATION_MIN_VERDICTS = 12
+    first = refit()
+    assert first["n_verdicts"] == 12 and active_model().calibration == first
+    assert refit() is None  # nothing new since that fit

@@ -80,6 +80,16 @@ def test_threshold_and_training_summary_travel_with_the_model(tiny_demo):
     assert set(metadata["metrics"]["heldout_synthetic"]["auc_by_type"]) == set(MISMATCH_TYPES)
 
 
+def test_the_demo_model_ships_its_calibration_and_the_registry_takes_it(tiny_demo, db):
+    from clipanalysis.registry import register_model
+
+    calibration = read_model_metadata(tiny_demo.output_dir)["calibration"]
+    assert calibration["n_verdicts"] > 0 and "held-out synthetic" in calibration["method"]
+    registered = register_model(tiny_demo.output_dir, source="demo")
+    assert registered.calibration["shipped"] is True
+    assert registered.calibration["coef"] == calibration["coef"]
+
+
 def test_synthetic_evaluation_reports_every_mismatch_type(tiny_demo):
     service = ClipService.load(tiny_demo.output_dir, device="cpu", dtype="float32")
     evaluation = evaluate_on_synthetic(service, seed=4242, n=80, threshold=tiny_demo.threshold)
