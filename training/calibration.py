@@ -15,9 +15,10 @@ formula new results get.
 
 Runs daily through the django-q2 schedule ``fit_calibrations`` (added by a
 migration), hourly for the active model once ``CALIBRATION_MIN_VERDICTS`` new
-verdicts arrived since its last fit (``refit_after_new_verdicts``), on demand with ``manage.py fit_calibration``, and on every guarded
-activation (``training.activation_guard``, from the held-out scores it just
-measured). Until a model has enough verdicts it keeps the calibration its
+verdicts arrived since its last fit (``refit_after_new_verdicts``), on demand with
+``manage.py fit_calibration``, and on every guarded activation
+(``training.activation_guard``, from the held-out scores it just measured). Until a
+model has enough verdicts it keeps the calibration its
 directory ships (``calibration`` in ``catalog_clip.json``: the demo model's is
 fitted on its held-out synthetic set, a fine-tuned model's on its validation
 rows), so ``match_probability`` is always there.

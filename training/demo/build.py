@@ -49,7 +49,6 @@ from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProce
 
 from clipanalysis.clip_service import ClipService, cpu_supports_bf16, normalised_features
 from clipanalysis.model_metadata import write_model_metadata
-from training.reliability import calibration_from_scores
 from training.demo.catalog import (
     CATEGORIES,
     COLOURS,
@@ -67,6 +66,7 @@ from training.demo.synthetic_eval import (
 from training.demo.tokenizer import VOCAB_SIZE, build_clip_tokenizer
 from training.losses import contrastive_loss
 from training.optim import adamw_with_cosine_schedule, optimizer_step
+from training.reliability import calibration_from_scores
 
 DEFAULT_EPOCHS = 8
 DEFAULT_N_TRAIN = 12_000
