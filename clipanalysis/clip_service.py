@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from django.conf import settings  # settings only, never models: this module stays pure
+from django.core.cache import caches
 from huggingface_hub import try_to_load_from_cache
 from PIL import Image
 from transformers import CLIPModel, CLIPProcessor
 
 from catalog.imaging import decode_image
+from clipanalysis.shared_text_cache import SharedTextEmbeddings, missing_from, model_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +266,8 @@ class ClipService:
     batch_size: int = 32
     _text_cache: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     _text_cache_limit: int = 4096
+    # Texts other processes encoded (``CLIP_SHARED_TEXT_CACHE``: Redis when it is set up).
+    shared_text_cache: SharedTextEmbeddings | None = field(default=None, repr=False)
     # The torch.compile'd image encoder (``CLIP_COMPILE=1``); None runs eagerly.
     _compiled_image_encoder: Callable | None = field(default=None, repr=False)
     _pixel_recipe: PixelRecipe | None = field(default=None, repr=False)
@@ -377,10 +381,14 @@ class ClipService:
 
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised float32 text embeddings; repeated texts come from a cache."""
-        missing = list(dict.fromkeys(text for text in texts if text not in self._text_cache))
+        missing = missing_from(texts, self._text_cache)
         if len(self._text_cache) + len(missing) > self._text_cache_limit:
             self._text_cache.clear()  # make room before, never during, a call
             missing = list(dict.fromkeys(texts))
+        if missing and self.shared_text_cache is not None:
+            self._text_cache.update(self.shared_text_cache.get_many(missing))
+            missing = missing_from(missing, self._text_cache)
+        encoded: dict[str, torch.Tensor] = {}
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
             inputs = self.processor(
@@ -391,7 +399,10 @@ class ClipService:
                     input_ids=i["input_ids"], attention_mask=i["attention_mask"]
                 )
             )
-            self._text_cache.update(zip(batch, embeddings, strict=True))
+            encoded.update(zip(batch, embeddings, strict=True))
+        self._text_cache.update(encoded)
+        if encoded and self.shared_text_cache is not None:
+            self.shared_text_cache.set_many(encoded)
         if not texts:
             return torch.empty(0, self.embedding_dim)
         return torch.stack([self._text_cache[text] for text in texts])
@@ -544,6 +555,10 @@ def get_clip_service(
                 batch_size=settings.CLIP_BATCH_SIZE,
                 compile=settings.CLIP_COMPILE,
             )
+            if settings.CLIP_SHARED_TEXT_CACHE:
+                service.shared_text_cache = SharedTextEmbeddings(
+                    caches["default"], model_namespace(service.model_name, service.dtype)
+                )
             _services[key] = service
     if threshold is not None:
         service.threshold = threshold

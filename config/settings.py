@@ -210,6 +210,9 @@ if CACHE_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Text embeddings one process encoded are read by the others (every web and worker
+# process, every machine) when the cache is shared; per process otherwise.
+CLIP_SHARED_TEXT_CACHE = env_bool("CLIP_SHARED_TEXT_CACHE", bool(CACHE_URL))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
