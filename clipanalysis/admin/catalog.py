@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.utils.html import format_html
 
 from catalog.imaging import BadImageError
 from catalog.models import Product, ProductImage
 from catalog.uploads import check_upload
-from clipanalysis.admin.display import thumbnail
+from clipanalysis.admin.display import score_badge, thumbnail
+from clipanalysis.admin.review_pages import review_url
+from clipanalysis.models import AnalysisResult, ReviewItem
 
 
 class ProductImageForm(forms.ModelForm):
@@ -41,13 +44,63 @@ class ProductImageInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "title", "category", "image_count", "updated_at"]
+    list_display = [
+        "preview",
+        "sku",
+        "title",
+        "category",
+        "image_count",
+        "score",
+        "review_state",
+        "updated_at",
+    ]
     list_filter = ["category"]
     search_fields = ["sku", "title", "description"]
     inlines = [ProductImageInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(image_total=Count("images"))
+        current = AnalysisResult.objects.current().filter(
+            image__product=OuterRef("pk"), similarity_score__isnull=False
+        )
+        latest_item = ReviewItem.objects.filter(image__product=OuterRef("pk")).order_by(
+            "-opened_at", "-id"
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                image_total=Count("images"),
+                # The product's worst current score (the image most likely wrong).
+                worst_score=Subquery(
+                    current.order_by("similarity_score").values("similarity_score")[:1]
+                ),
+                worst_is_match=Subquery(
+                    current.order_by("similarity_score").values("is_match")[:1]
+                ),
+                review_item_id=Subquery(latest_item.values("pk")[:1]),
+                review_item_state=Subquery(latest_item.values("state")[:1]),
+            )
+            .prefetch_related("images")
+        )
+
+    @admin.display(description="Image")
+    def preview(self, obj: Product) -> str:
+        images = list(obj.images.all())
+        return thumbnail(images[0]) if images else "—"
+
+    @admin.display(description="Score", ordering="worst_score")
+    def score(self, obj: Product) -> str:
+        if obj.worst_score is None:
+            return "—"
+        return score_badge(obj.worst_score, obj.worst_is_match)
+
+    @admin.display(description="Review", ordering="review_item_state")
+    def review_state(self, obj: Product) -> str:
+        """The newest review item's state, linked to its review page."""
+        if obj.review_item_id is None:
+            return "not queued"
+        item = ReviewItem(pk=obj.review_item_id, state=obj.review_item_state)
+        return format_html('<a href="{}">{}</a>', review_url(item), item.get_state_display())
 
     @admin.display(description="Images", ordering="image_total")
     def image_count(self, obj: Product) -> int:

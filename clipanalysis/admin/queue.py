@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from clipanalysis import review
 from clipanalysis.admin.display import score_badge, thumbnail
-from clipanalysis.admin.queue_filters import QueueStateFilter, ReasonFilter, ScoreBandFilter
+from clipanalysis.admin.queue_filters import (
+    MyItemsFilter,
+    QueueStateFilter,
+    ReasonFilter,
+    ScoreBandFilter,
+)
 from clipanalysis.admin.review_pages import REASON_LABELS, ReviewPagesMixin, review_url
 from clipanalysis.admin.why_column import WhyColumnMixin
 from clipanalysis.models import ReviewItem, Verdict
@@ -17,6 +26,42 @@ from clipanalysis.models.review_queue import queue_ordering
 
 State = ReviewItem.State
 Decision = Verdict.Decision
+
+
+def reviewers():
+    """Active users who may record verdicts (directly, by group, or as superusers)."""
+    perm = Q(codename="review_item", content_type__app_label="clipanalysis")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(user_permissions__in=_permissions(perm))
+            | Q(groups__permissions__in=_permissions(perm))
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _permissions(condition):
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(condition)
+
+
+class QueueActionForm(ActionForm):
+    assignee = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        label="Reviewer",
+        empty_label="(nobody: back to the queue)",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only reviewers are offered; ``review.assign_items`` refuses anyone else as well.
+        self.fields["assignee"].queryset = reviewers()
 
 
 @admin.register(ReviewItem)
@@ -40,6 +85,7 @@ class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
         QueueStateFilter,
         ("image__product__category", admin.AllValuesFieldListFilter),
         ScoreBandFilter,
+        MyItemsFilter,
         ("result__model_version", admin.RelatedOnlyFieldListFilter),
         ("assigned_to", admin.RelatedOnlyFieldListFilter),
     ]
@@ -50,7 +96,8 @@ class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
         "result__description",
     ]
     list_per_page = 50
-    actions = ["mark_match", "mark_mismatch"]
+    actions = ["mark_match", "mark_mismatch", "assign_to_reviewer"]
+    action_form = QueueActionForm
     change_list_template = "admin/clipanalysis/reviewitem/change_list.html"
     readonly_fields = [
         "image",
@@ -159,6 +206,20 @@ class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
     @admin.action(description="Mark selected as mismatch", permissions=["review"])
     def mark_mismatch(self, request, queryset):
         return self._bulk_verdict(request, queryset, Decision.MISMATCH)
+
+    @admin.action(description="Assign to reviewer…", permissions=["review"])
+    def assign_to_reviewer(self, request, queryset):
+        """Assign the selected open items to the reviewer chosen next to the action."""
+        # The admin has validated the action form, the assignee included.
+        assignee = QueueActionForm().fields["assignee"].clean(request.POST.get("assignee"))
+        try:
+            count = review.assign_items(queryset, assignee, by=request.user)
+        except review.ReviewError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return None
+        who = assignee.get_username() if assignee else "nobody (back in the queue)"
+        self.message_user(request, f"Assigned {count} open item(s) to {who}.", messages.SUCCESS)
+        return None
 
     def _bulk_verdict(self, request, queryset, decision: str):
         items = list(queryset.in_queue_order())

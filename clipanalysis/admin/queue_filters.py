@@ -46,6 +46,21 @@ class QueueStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class MyItemsFilter(admin.SimpleListFilter):
+    """Items assigned to (or being reviewed by) the signed-in reviewer."""
+
+    title = "assigned"
+    parameter_name = "mine"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "My items")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(assigned_to=request.user)
+        return queryset
+
+
 class ReasonFilter(admin.SimpleListFilter):
     """Any of the item's reasons, not just the first one."""
 

@@ -35,6 +35,7 @@ class ReviewPagesMixin:
         return [
             path("<int:pk>/review/", wrap(self.review_view), name=f"{prefix}_review"),
             path("review/next/", wrap(self.next_view), name=f"{prefix}_next"),
+            path("review/undo/", wrap(self.undo_view), name=f"{prefix}_undo"),
             path("dashboard/", wrap(self.dashboard_view), name=f"{prefix}_dashboard"),
             *super().get_urls(),
         ]
@@ -48,6 +49,8 @@ class ReviewPagesMixin:
             return self.render_review(request, item)
         if not self.has_review_permission(request):
             raise PermissionDenied
+        if request.POST.get("action") == "revise":
+            return self.revise(request, item)
         correcting = request.POST.get("action") == "correct"
         decision = Decision.MISMATCH if correcting else request.POST.get("decision", "")
         comment = request.POST.get("comment", "")
@@ -72,6 +75,40 @@ class ReviewPagesMixin:
         label = "Corrected description" if correcting else Decision(decision).label
         messages.success(request, f"{label} recorded for {item.image.product.sku}.")
         return self.go_to_next(request, after=item)
+
+    def revise(self, request: HttpRequest, item: ReviewItem) -> HttpResponse:
+        """Replace the verdict that counts with another decision; the reason is required."""
+        decision = request.POST.get("decision", "")
+        reason = request.POST.get("reason", "")
+        try:
+            review.revise_verdict(item, reviewer=request.user, decision=decision, reason=reason)
+        except review.ReviewError as error:
+            return self.render_review(
+                request, item, error=error.message, status=400, reason_draft=reason
+            )
+        messages.success(
+            request, f"Verdict revised to {Decision(decision).label} for {item.image.product.sku}."
+        )
+        return HttpResponseRedirect(review_url(item))
+
+    def undo_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: retract your newest verdict and go back to its item."""
+        if request.method != "POST":
+            return HttpResponse("Use the Undo button.", status=405, headers={"Allow": "POST"})
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        try:
+            item = review.undo_last_verdict(request.user)
+        except review.ReviewError as error:
+            messages.warning(request, error.message)
+            back = request.POST.get("back", "")
+            if back.isdigit() and ReviewItem.objects.filter(pk=int(back)).exists():
+                return HttpResponseRedirect(reverse(self._review_name, args=[int(back)]))
+            return HttpResponseRedirect(reverse("admin:clipanalysis_reviewitem_changelist"))
+        messages.success(request, f"Verdict undone for {item.image.product.sku}.")
+        return HttpResponseRedirect(review_url(item))
+
+    _review_name = "admin:clipanalysis_reviewitem_review"
 
     def next_view(self, request: HttpRequest) -> HttpResponse:
         """POST: leave the current item (if any) and open the next one in the queue."""
@@ -108,6 +145,7 @@ class ReviewPagesMixin:
         error: str = "",
         status: int = 200,
         draft: str | None = None,
+        reason_draft: str = "",
     ) -> TemplateResponse:
         result = item.result
         product = item.image.product
@@ -128,6 +166,10 @@ class ReviewPagesMixin:
             "checks": checks,
             "zero_shot": zero_shot,
             "history": review.latest_verdicts_for_image(item.image_id),
+            "changes": review.changes_for_image(item.image_id),
+            "standing": item.latest_verdict,
+            "undoable": review.last_undoable_verdict(request.user),
+            "reason_draft": reason_draft,
             "can_review": self.has_review_permission(request),
             "is_open": item.state != State.RESOLVED,
             "held_by_other": item.state == State.IN_REVIEW

@@ -3,7 +3,7 @@
  * Buttons carry data-shortcut="m" (etc.); pressing the key submits the button's
  * form with that button as the submitter, exactly like a click. Keys are ignored
  * while typing in a text box (Esc leaves it); Ctrl+Enter in the corrected
- * description saves it.
+ * description saves it. U undoes your last verdict; clicking the image zooms it.
  */
 (function () {
   "use strict";
@@ -53,7 +53,22 @@
     }
   });
 
+  // Click the image to see it at full resolution; click again or Esc to close.
+  document.addEventListener("click", function (event) {
+    const zoom = event.target.closest && event.target.closest("#review .review-zoom");
+    if (!zoom || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return;
+    }
+    event.preventDefault();
+    zoom.closest(".review-image").classList.toggle("zoomed");
+  });
+
   document.addEventListener("keydown", function (event) {
+    const zoomed = document.querySelector("#review .review-image.zoomed");
+    if (zoomed && event.key === "Escape") {
+      zoomed.classList.remove("zoomed");
+      return;
+    }
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "id_corrected_description") {
       event.preventDefault();
       submitWith(document.querySelector("#review [data-shortcut-ctrl='Enter']"));

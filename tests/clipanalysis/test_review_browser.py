@@ -143,3 +143,56 @@ def test_reviewer_corrects_a_description_in_the_browser(browser_page, live_serve
         "mismatch",
         "Blue ceramic mug, 350 ml",
     )
+
+
+def in_viewport(page, selector: str) -> bool:
+    """The whole element lies inside the window, without scrolling."""
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
+        and box["y"] + box["height"] <= size["height"]
+    )
+
+
+def test_mis_key_then_u_then_the_right_key_at_1280x800(browser_page, live_server, queue):
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    first, second = queue[0], queue[1]
+    page.goto(f"{live_server.url}/admin/login/?next={review_path(first)}")
+    page.fill("#id_username", "rita")
+    page.fill("#id_password", "review-pass-123")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(re.escape(review_path(first)) + "$"))
+    for selector in ("button[value=match]", "button[value=mismatch]", "button[value=bad_image]"):
+        assert in_viewport(page, selector), f"{selector} is below the fold at 1280×800"
+    assert in_viewport(page, ".review-undo-button")
+
+    # Click to zoom: the image opens over the page at full resolution; Esc closes it.
+    page.click(".review-zoom")
+    assert page.locator(".review-image.zoomed").count() == 1
+    page.keyboard.press("Escape")
+    assert page.locator(".review-image.zoomed").count() == 0
+
+    # A mis-key: M, and auto-advance lands on the next item.
+    page.keyboard.press("m")
+    page.wait_for_url(re.compile(re.escape(review_path(second)) + "$"))
+    # U takes it back and returns to the mis-keyed item, open again for rita.
+    page.keyboard.press("u")
+    page.wait_for_url(re.compile(re.escape(review_path(first)) + "$"))
+    assert "Verdict undone for" in page.locator(".messagelist").inner_text()
+    assert in_viewport(page, "button[value=mismatch]")
+    # The right key now.
+    page.keyboard.press("x")
+    page.wait_for_url(re.compile(re.escape(review_path(second)) + "$"))
+
+    first.refresh_from_db()
+    assert first.latest_verdict.decision == "mismatch"
+    verdicts = Verdict.objects.filter(review_item=first).order_by("created_at", "id")
+    assert [(v.decision, v.retracted_at is not None) for v in verdicts] == [
+        ("match", True),
+        ("mismatch", False),
+    ]
