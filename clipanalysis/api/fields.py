@@ -111,6 +111,11 @@ class UploadAliasesMixin:
     are ambiguous: a 400.
     """
 
+    @property
+    def upload_field_aliases(self) -> tuple[str, list[str]]:
+        """For the schema (``config.api.schema``): the upload field and its old names."""
+        return UPLOAD_FIELD, alias_names(self)
+
     def run_validation(self, data=serializers.empty):
         sent = [name for name in alias_names(self) if _has(data, name)]
         if not sent:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.plumbing import build_bearer_security_scheme_object, force_instance
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
 
@@ -47,6 +47,27 @@ class ApiAutoSchema(AutoSchema):
                     OpenApiResponse(ErrorSerializer, description=description), code
                 )
         return responses
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        """A request body whose upload field has old names (``upload_field_aliases``: the
+        field and its aliases) needs one of them: the field is not listed as required
+        (sent under an old name it is absent) and says so. Plain ``required`` lists, no
+        ``oneOf``: schema-driven clients and fuzzers handle those."""
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        names = getattr(force_instance(serializer), "upload_field_aliases", None)
+        if direction == "request" and names and names[1]:
+            field, aliases = names
+            required = schema.get("required", [])
+            if field in required:
+                schema["required"] = [name for name in required if name != field]
+                if not schema["required"]:
+                    del schema["required"]
+                old = ", ".join(f"`{alias}`" for alias in aliases)
+                prop = schema["properties"][field]
+                prop["description"] = (
+                    f"Required (or its old name {old}, never both). {prop.get('description', '')}"
+                ).strip()
+        return schema
 
     def _allows_anyone(self) -> bool:
         permissions = self.view.get_permissions()

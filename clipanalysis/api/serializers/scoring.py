@@ -25,6 +25,8 @@ from config.api.errors import PayloadTooLarge
 
 
 class SeedUploadRequestSerializer(UploadAliasesMixin, serializers.Serializer):
+    """The seed's upload: one image (``file``; ``image`` is its old name) and its text."""
+
     file = ImageUploadField()
     image = ImageAlias()
     description = DescriptionField(
@@ -116,6 +118,8 @@ class DescriptionListField(serializers.ListField):
 
 
 class BatchScoreRequestSerializer(UploadAliasesMixin, serializers.Serializer):
+    """Image/description pairs: ``file`` repeated (``files`` is its old name), same order."""
+
     file = serializers.ListField(
         child=ImageUploadField(),
         min_length=1,
