@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from random_clip import vit_b32_shaped  # noqa: E402  (benchmarks/, the script's folder)
+
 BATCH = 32
 
 
@@ -63,25 +65,6 @@ def configure(workdir: Path, model_dir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def vit_b32_shaped(directory: Path) -> Path:
-    """Random weights with openai/clip-vit-base-patch32's configuration."""
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
-
-    from training.demo.tokenizer import build_clip_tokenizer
-
-    torch.manual_seed(0)
-    CLIPModel(CLIPConfig()).save_pretrained(directory)
-    processor = CLIPProcessor(
-        image_processor=CLIPImageProcessorPil(
-            size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
-        ),
-        tokenizer=build_clip_tokenizer(directory),
-    )
-    processor.save_pretrained(directory)
-    return directory
 
 
 def photo_files(directory: Path, count: int) -> list[tuple[Path, str, str]]:

@@ -28,27 +28,12 @@ django.setup()
 
 import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
-from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor  # noqa: E402
+from random_clip import vit_b32_shaped  # noqa: E402  (benchmarks/, the script's folder)
 
 from catalog.imaging import decode_image  # noqa: E402
 from clipanalysis.clip_service import ClipService, cpu_supports_bf16  # noqa: E402
 from clipanalysis.quality import get_preset, run_quality_checks  # noqa: E402
 from training.demo.catalog import make_catalog  # noqa: E402
-from training.demo.tokenizer import build_clip_tokenizer  # noqa: E402
-
-
-def vit_b32_shaped(directory: Path) -> Path:
-    """Random weights with openai/clip-vit-base-patch32's configuration."""
-    torch.manual_seed(0)
-    CLIPModel(CLIPConfig()).save_pretrained(directory)
-    processor = CLIPProcessor(
-        image_processor=CLIPImageProcessorPil(
-            size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
-        ),
-        tokenizer=build_clip_tokenizer(directory),
-    )
-    processor.save_pretrained(directory)
-    return directory
 
 
 def timed(function, repeat: int = 2) -> float:
