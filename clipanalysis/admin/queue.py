@@ -140,7 +140,7 @@ class ReviewItemAdmin(WhyColumnMixin, ReviewPagesMixin, admin.ModelAdmin):
     # --- columns ---
     @admin.display(description="Image")
     def preview(self, obj: ReviewItem) -> str:
-        return format_html('<a href="{}">{}</a>', review_url(obj), thumbnail(obj.image, 160))
+        return format_html('<a href="{}">{}</a>', review_url(obj), thumbnail(obj.image, 96))
 
     @admin.display(description="Description", ordering="image__product__sku")
     def text(self, obj: ReviewItem) -> str:

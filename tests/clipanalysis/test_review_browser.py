@@ -196,3 +196,25 @@ def test_mis_key_then_u_then_the_right_key_at_1280x800(browser_page, live_server
         ("match", True),
         ("mismatch", False),
     ]
+
+
+def test_the_queue_fits_a_1280x800_window(browser_page, live_server, queue):
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    changelist = "/admin/clipanalysis/reviewitem/"
+    page.goto(f"{live_server.url}/admin/login/?next={changelist}")
+    page.fill("#id_username", "rita")
+    page.fill("#id_password", "review-pass-123")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(re.escape(changelist) + "$"))
+
+    table = page.locator("#result_list").bounding_box()
+    assert table is not None and table["x"] >= 0
+    filters = page.locator("#changelist-filter").bounding_box()
+    right_edge = filters["x"] if filters else 1280
+    assert table["x"] + table["width"] <= right_edge, f"the queue table overflows: {table}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.locator("#result_list tbody tr").count() == len(queue)
+    assert page.locator("th.column-why").count() == 1  # no column was dropped to fit
+    why = page.locator("#result_list tbody td.field-why").first.bounding_box()
+    assert why is not None and why["width"] >= 130  # readable, not squeezed to fit
