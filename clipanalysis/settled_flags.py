@@ -44,10 +44,10 @@ def ruling_on(result: AnalysisResult) -> Verdict | None:
 
 
 def _same_photo(first_id: int | None, second_id: int | None) -> bool:
+    if first_id == second_id:
+        return True  # the same image, or both unnamed (a duplicate flag without its pair)
     if first_id is None or second_id is None:
         return False
-    if first_id == second_id:
-        return True
     hashes = dict(
         ProductImage.objects.filter(pk__in=[first_id, second_id]).values_list("pk", "content_hash")
     )
