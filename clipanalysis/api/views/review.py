@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -105,7 +105,7 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
         methods=["post"],
         url_path="undo",
         permission_classes=[CanRecordVerdicts],
-        serializer_class=None,
+        serializer_class=serializers.Serializer,  # no body; OPTIONS describes an empty one
     )
     def undo(self, request) -> Response:
         with review_errors():
@@ -145,7 +145,12 @@ class ReviewItemViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
         responses=VerdictChangeSerializer(many=True),
         filters=False,
     )
-    @action(detail=True, methods=["get"], serializer_class=VerdictChangeSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=VerdictChangeSerializer,
+        pagination_class=None,  # an item's history is short: one list, no page parameters
+    )
     def history(self, request, pk=None) -> Response:
         item = self.get_object()
         changes = item.changes.select_related("changed_by").order_by("-changed_at", "-id")
