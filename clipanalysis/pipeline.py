@@ -74,7 +74,12 @@ def request_analysis(
     images = ProductImage.objects.filter(pk__in=list(image_ids)).select_related("product")
     results, to_enqueue = [], []
     for image in images:
-        result, needs_work = _make_current(image, model_version, retry_failed)
+        try:
+            result, needs_work = _make_current(image, model_version, retry_failed)
+        except IntegrityError:
+            if ProductImage.objects.filter(pk=image.pk).exists():
+                raise
+            continue  # deleted by a concurrent request meanwhile: nothing left to analyse
         results.append(result)
         if needs_work:
             to_enqueue.append(result.pk)

@@ -60,3 +60,22 @@ def test_bad_stored_file_fails_with_reason_instead_of_staying_pending(tmp_path):
     current = AnalysisResult.objects.current().get(image=image)
     assert current.status == AnalysisResult.Status.FAILED
     assert "not an image" in current.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_deleted_by_a_concurrent_request_is_skipped_not_a_500(monkeypatch):
+    """A product PATCH re-requests its images while another request deletes one."""
+    from clipanalysis import pipeline
+
+    product = make_product("Red cotton t-shirt")
+    kept, doomed = add_image(product), add_image(product)
+    real = pipeline._make_current
+
+    def deleted_meanwhile(image, *args):
+        if image.pk == doomed.pk:
+            type(image).objects.filter(pk=image.pk).delete()
+        return real(image, *args)
+
+    monkeypatch.setattr(pipeline, "_make_current", deleted_meanwhile)
+    results = pipeline.request_analysis([kept.pk, doomed.pk])
+    assert [result.image_id for result in results] == [kept.pk]
