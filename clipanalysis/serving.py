@@ -114,12 +114,8 @@ def prepare_scoring_model(
         active_problem = load_problem(active.name_or_path)
         if active_problem is None:
             if changed:  # configured and already active: remember it, nothing to switch
-                activate(
-                    active,
-                    kind=ModelActivation.Kind.START_UP,
-                    check=False,
-                    configured_model=configured,
-                    note=f"CLIP_MODEL_NAME={configured} (already active)",
+                record_start_up(
+                    active, configured, f"CLIP_MODEL_NAME={configured} (already active)"
                 )
             return ModelChoice(active, f"Scoring model: {active.version} ({active.name_or_path})")
 
@@ -127,13 +123,7 @@ def prepare_scoring_model(
     if problem is None:
         model_version = register_model(configured)
         switched = not model_version.is_active
-        activate(
-            model_version,
-            kind=ModelActivation.Kind.START_UP,
-            check=False,  # just loaded and scored by load_problem
-            configured_model=configured,
-            note=f"CLIP_MODEL_NAME={configured}",
-        )
+        record_start_up(model_version, configured, f"CLIP_MODEL_NAME={configured}")
         queued = rescore_catalog(model_version, progress=True) if switched else 0
         if active is not None and switched and active_problem:
             message = (
@@ -156,24 +146,14 @@ def prepare_scoring_model(
     if active is not None and active_problem is None:
         if active.source == ModelVersion.Source.DEMO:
             # The demo model is what serves when the configured model cannot: as designed.
-            activate(
-                active,
-                kind=ModelActivation.Kind.START_UP,
-                check=False,
-                configured_model=configured,
-                note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
+            record_start_up(
+                active, configured, f"CLIP_MODEL_NAME={configured} not loadable: {problem}"
             )
             return demo_choice(active, configured, problem, Path(active.name_or_path))
         if last is None:
             # The first start that keeps a history (an older database): this is the
             # baseline, said once; later starts judge changes against it.
-            activate(
-                active,
-                kind=ModelActivation.Kind.START_UP,
-                check=False,
-                configured_model=configured,
-                note=f"CLIP_MODEL_NAME={configured} refused: {problem}",
-            )
+            record_start_up(active, configured, f"CLIP_MODEL_NAME={configured} refused: {problem}")
         return ModelChoice(
             active,
             f"REFUSED CLIP_MODEL_NAME={configured}: {problem}.\n"
@@ -199,6 +179,18 @@ def prepare_scoring_model(
     if switched:
         rescore_catalog(model_version, progress=True)
     return demo_choice(model_version, configured, problem, demo_dir)
+
+
+def record_start_up(model_version: ModelVersion, configured: str, note: str) -> None:
+    """Record start-up's choice (activating it if it is not active yet); the model was
+    already load-checked here, so the registry does not load it again."""
+    activate(
+        model_version,
+        kind=ModelActivation.Kind.START_UP,
+        check=False,
+        configured_model=configured,
+        note=note,
+    )
 
 
 def demo_choice(
