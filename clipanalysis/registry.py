@@ -335,14 +335,17 @@ _activation_guard: ActivationGuard | None = None
 def guard_activations_with(guard: ActivationGuard | None) -> None:
     """Install the comparison guard (``training`` does at start-up; the scorer cannot import it).
 
-    The guard is called as ``guard(model_version, by=user, force=bool)``: it compares the
-    candidate with the active model, activates (and re-scores) only if it may, and says so.
+    The guard is called as ``guard(model_version, by=user, force=bool, progress=bool)``: it
+    compares the candidate with the active model, activates (and re-scores) only if it may,
+    and says so.
     """
     global _activation_guard
     _activation_guard = guard
 
 
-def activate_guarded(model_version: ModelVersion, *, by=None, force: bool = False):
+def activate_guarded(
+    model_version: ModelVersion, *, by=None, force: bool = False, progress: bool = False
+):
     """Activate through the installed guard, as ``manage.py activate_model`` does.
 
     Raises ``ModelNotLoadable`` (nothing changes) and ``RuntimeError`` when no guard is
@@ -350,4 +353,4 @@ def activate_guarded(model_version: ModelVersion, *, by=None, force: bool = Fals
     """
     if _activation_guard is None:
         raise RuntimeError("No activation guard is installed (the training app is not loaded).")
-    return _activation_guard(model_version, by=by, force=force)
+    return _activation_guard(model_version, by=by, force=force, progress=progress)

@@ -331,9 +331,11 @@ def compare_models(
     )
 
 
-def guard_for_the_scorer(candidate: ModelVersion, *, by=None, force: bool = False):
+def guard_for_the_scorer(
+    candidate: ModelVersion, *, by=None, force: bool = False, progress: bool = False
+):
     """``guarded_activate`` in the shape ``registry.activate_guarded`` hands to the admin."""
-    decision = guarded_activate(candidate, by=by, force=force)
+    decision = guarded_activate(candidate, by=by, force=force, progress=progress)
     return registry.GuardedActivation(
         activated=decision.activated,
         message=decision.message,

@@ -44,7 +44,7 @@ ERROR_BODY_SCHEMA = {
             "description": "Machine-readable: invalid, parse_error, not_authenticated, "
             "authentication_failed, permission_denied, not_found, method_not_allowed, "
             "not_acceptable, unsupported_media_type, payload_too_large, conflict, throttled, "
-            "bad_request, service_unavailable.",
+            "bad_request, service_unavailable, model_not_loadable, activation_refused.",
         },
         "message": {"type": "string", "description": "What went wrong, for a person."},
         "fields": {

@@ -65,11 +65,20 @@ def test_staff_activates_and_the_catalog_is_rescored(
     admin_user, candidate, analysed_product, django_capture_on_commit_callbacks
 ):
     product = analysed_product()
+    client = token_client(admin_user)
+    # No held-out verdicts: the guard cannot tell the models apart and refuses.
+    refused = client.post(f"{URL}{candidate.pk}/activate/")
+    assert refused.status_code == 409, refused.content
+    assert error_of(refused)["code"] == "activation_refused"
+    assert '"force": true' in error_of(refused)["message"]
+    assert ModelVersion.objects.active().get() != candidate
+
     with django_capture_on_commit_callbacks(execute=True):
-        response = token_client(admin_user).post(f"{URL}{candidate.pk}/activate/")
+        response = client.post(f"{URL}{candidate.pk}/activate/", {"force": True}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["queued_images"] == 1
+    assert "although the guard refused" in body["message"]
     assert body["model"]["version"] == candidate.version
     assert body["model"]["is_active"] is True
     assert ModelVersion.objects.active().get() == candidate

@@ -152,7 +152,7 @@ def api_requests(world) -> list[tuple[str, str, str, dict, str, set[str]]]:
             "activate model",
             "post",
             f"/api/v1/models/{world['candidate'].pk}/activate/",
-            {},
+            {"force": True},  # no held-out verdicts here: unforced, the guard refuses
             "json",
             ACTIVATORS,
         ),

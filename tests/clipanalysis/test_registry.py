@@ -109,9 +109,14 @@ def test_register_model_command_reads_the_threshold_and_can_activate(
     assert model_version.threshold == pytest.approx(0.31)
     assert not model_version.is_active
 
-    call_command("register_model", str(other_clip_dir), "--activate")
+    # No held-out verdicts to compare on: the guard refuses, as activate_model does.
+    with pytest.raises(CommandError, match="registered but not active"):
+        call_command("register_model", str(other_clip_dir), "--activate")
+    assert active_model() != model_version
+
+    call_command("register_model", str(other_clip_dir), "--activate", "--force")
     out = capsys.readouterr().out
-    assert "Activated it; 1 images queued" in out
+    assert "although the guard refused it. 1 images queued" in out
     assert active_model() == model_version
     assert ModelVersion.objects.filter(name_or_path=str(other_clip_dir.resolve())).count() == 1
 
@@ -176,9 +181,10 @@ def test_activation_shows_a_bar_and_one_summary_line_not_a_line_per_image(
     for index in range(3):
         add_image(make_product(), distinct_image(index))
     capsys.readouterr()
-    call_command("register_model", str(other_clip_dir), "--activate")
+    call_command("register_model", str(other_clip_dir), "--activate", "--force")
     captured = capsys.readouterr()
     assert "queueing re-scoring" in captured.err and "3/3" in captured.err
-    lines = captured.out.strip().splitlines()
-    assert len(lines) == 2, lines  # registered, activated: one line each
-    assert lines[1] == "Activated it; 3 images queued for re-scoring."
+    lines = [line for line in captured.out.strip().splitlines() if line.strip()]
+    assert lines[0].startswith("Registered ")
+    assert lines[-1].endswith("3 images queued for re-scoring.")
+    assert not any("Enqueued" in line for line in lines)

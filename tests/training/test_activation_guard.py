@@ -102,6 +102,44 @@ def test_the_admin_action_goes_through_the_same_guard(
     assert ModelActivation.objects.get(model_version=worse).kind == ModelActivation.Kind.FORCED
 
 
+def test_the_api_goes_through_the_same_guard(
+    admin_user, heldout_verdicts, inverted_clip_dir, django_capture_on_commit_callbacks
+):
+    from rest_framework.test import APIClient
+
+    serving = active_model()
+    worse = register_model(inverted_clip_dir)
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    url = f"/api/v1/models/{worse.pk}/activate/"
+
+    refused = client.post(url, {}, format="json")
+    assert refused.status_code == 409, refused.content
+    error = refused.json()["error"]
+    assert error["code"] == "activation_refused" and "Worse overall" in error["message"]
+    assert active_model() == serving
+    assert not ModelActivation.objects.filter(model_version=worse).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        forced = client.post(url, {"force": True}, format="json")
+    assert forced.status_code == 200, forced.content
+    assert "overall" in forced.json()["comparison"]
+    assert active_model() == worse
+    assert ModelActivation.objects.get(model_version=worse).kind == ModelActivation.Kind.FORCED
+
+    back = client.post(f"/api/v1/models/{serving.pk}/activate/", {}, format="json")
+    assert back.status_code == 200, back.content
+    assert back.json()["message"] == "Activated: the guard accepted the candidate."
+    assert active_model() == serving
+
+
+def test_register_model_activate_goes_through_the_guard(heldout_verdicts, inverted_clip_dir):
+    serving = active_model()
+    with pytest.raises(CommandError, match="guard refused"):
+        call_command("register_model", str(inverted_clip_dir), "--activate")
+    assert active_model() == serving
+
+
 def test_with_too_few_verdicts_a_new_model_is_still_calibrated_on_the_heldout_pairs(
     heldout_verdicts, inverted_clip_dir, settings
 ):

@@ -3,8 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from clipanalysis.models import ModelVersion
-from clipanalysis.pipeline import rescore_catalog
-from clipanalysis.registry import ModelNotLoadable, activate, register_model, source_of
+from clipanalysis.registry import ModelNotLoadable, activate_guarded, register_model, source_of
 
 
 class Command(BaseCommand):
@@ -20,7 +19,13 @@ class Command(BaseCommand):
             "--activate",
             action="store_true",
             dest="then_activate",
-            help="Activate it and re-score.",
+            help="Then activate it through the activation guard (as activate_model does) "
+            "and re-score.",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="With --activate: activate even when the guard refuses it.",
         )
         parser.add_argument("--threshold", type=float, default=None)
         parser.add_argument(
@@ -31,7 +36,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--base-model", default="")
 
-    def handle(self, *args, path, then_activate, threshold, source, base_model, **options):
+    def handle(self, *args, path, then_activate, force, threshold, source, base_model, **options):
         is_local = Path(path).exists()
         if is_local and not (Path(path) / "config.json").is_file():
             raise CommandError(f"{path} is not a model directory (no config.json).")
@@ -49,10 +54,20 @@ class Command(BaseCommand):
             f"Registered {model_version.version} ({model_version.get_source_display()}, "
             f"threshold {model_version.threshold:.4f})."
         )
+        if force and not then_activate:
+            raise CommandError("--force only applies with --activate.")
         if then_activate:
-            # Just loaded and scored above; no second load check.
-            queued = rescore_catalog(
-                activate(model_version, check=False),
-                progress=options.get("verbosity", 1) > 0,
-            )
-            self.stdout.write(f"Activated it; {queued} images queued for re-scoring.")
+            try:
+                outcome = activate_guarded(
+                    model_version, force=force, progress=options.get("verbosity", 1) > 0
+                )
+            except ModelNotLoadable as error:
+                raise CommandError(f"Not activated: {error}") from None
+            if outcome.table:
+                self.stdout.write(outcome.table)
+            if not outcome.activated:
+                raise CommandError(
+                    f"{outcome.message} {model_version.version} is registered but not active; "
+                    f"activate_model {model_version.version} --force overrides the guard."
+                )
+            self.stdout.write(f"{outcome.message} {outcome.queued} images queued for re-scoring.")
