@@ -72,7 +72,6 @@ class ModelVersionViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
                 f"{outcome.message} {model_version.version} stays inactive; "
                 f'send {{"force": true}} to activate it anyway.\n{outcome.table}'.rstrip()
             )
-        model_version.refresh_from_db()
         body = {
             "model": model_version,
             "queued_images": outcome.queued,
