@@ -19,7 +19,8 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from clipanalysis.models import AnalysisResult
@@ -114,3 +115,42 @@ class Heartbeat:
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join(timeout=max(self.interval, 5))
+
+
+def claim_pending(model_version_id: int, limit: int, exclude: int | None = None) -> dict[int, str]:
+    """Claim up to ``limit`` pending rows of one model version, oldest first: the batch
+    a worker scores along with the row its wake-up named (``{result_id: token}``).
+
+    Safe under concurrency on every backend: the UPDATE is conditional on the row
+    still being pending, so two workers never hold the same row. On PostgreSQL (and
+    any backend with ``SKIP LOCKED``) the candidates are first locked with
+    ``select_for_update(skip_locked=True)``, so a second worker takes the next rows
+    at once instead of waiting for the first one's transaction.
+    """
+    if limit <= 0:
+        return {}
+    now = timezone.now()
+    token = new_token()
+    pending = AnalysisResult.objects.filter(
+        status=Status.PENDING,
+        model_version_id=model_version_id,
+        attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS,
+    ).exclude(pk=exclude)
+    candidates = pending.order_by("pk").values_list("pk", flat=True)
+    if connection.features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        pending.filter(pk__in=list(candidates[:limit])).update(
+            status=Status.RUNNING,
+            lease_owner=token,
+            lease_expires_at=lease_deadline(now),
+            attempts=F("attempts") + 1,
+            started_at=now,
+        )
+    claimed = held_by(token).order_by("pk").values_list("pk", flat=True)
+    return dict.fromkeys(claimed, token)
+
+
+def held_by(token: str):
+    """The rows one claim (``token``) still holds."""
+    return AnalysisResult.objects.filter(status=Status.RUNNING, lease_owner=token)

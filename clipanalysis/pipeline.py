@@ -204,35 +204,27 @@ def claim(result_id: int) -> str | None:
 
 
 def analyse(result_id: int) -> str:
-    """Run one analysis.
+    """Run the analysis a wake-up names, with whatever else is waiting, as one batch.
 
-    1. claim the row (exit quietly if another worker got there first);
-    2. decode the image and run the quality checks;
-    3. score it against the description with CLIP (no transaction held);
-    4. write the result, only if this worker still holds the lease (a heartbeat
-       renews it meanwhile; a worker whose lease was taken over writes nothing);
-    5. open, update or close its review item, in the same transaction as 4.
+    1. claim the row (exit quietly if another worker got there first), then up to
+       ``CLIP_BATCH_SIZE - 1`` other pending rows of its model version
+       (``leases.claim_pending``): a bulk import's wake-ups find most of their rows
+       already taken and return at once, so the import runs at batch speed;
+    2. score them together (``analyse_claimed``); the named row's outcome is returned.
     """
     token = claim(result_id)
     if token is None:
         return "skipped: another worker got there first, or it is finished"
-    result = AnalysisResult.objects.select_related("image", "model_version").get(pk=result_id)
-    with leases.Heartbeat(result_id, token):
-        try:
-            fields = compute(result)
-        except Exception as error:  # a failed analysis must never block the queue
-            reason = (
-                str(error)
-                if isinstance(error, BadImageError)
-                else f"{type(error).__name__}: {error}"
-            )
-            if not isinstance(error, BadImageError | FileNotFoundError):
-                logger.exception("Analysis %s failed", result_id)
-            if not _finish(result, token, {"status": Status.FAILED, "error": reason[:2000]}):
-                return LEASE_LOST
-            return f"failed: {reason}"
-        if not _finish(result, token, {"status": Status.DONE, "error": "", **fields}):
-            return LEASE_LOST
+    model_version_id = (
+        AnalysisResult.objects.filter(pk=result_id).values_list("model_version_id", flat=True)
+    ).get()
+    mates = leases.claim_pending(model_version_id, settings.CLIP_BATCH_SIZE - 1, exclude=result_id)
+    results = analyse_claimed({result_id: token, **mates})
+    result = results[result_id]
+    if result.status == Status.RUNNING:
+        return LEASE_LOST
+    if result.status == Status.FAILED:
+        return f"failed: {result.error}"
     return result.status_text
 
 
@@ -262,21 +254,31 @@ def _finish(result: AnalysisResult, token: str, fields: dict) -> bool:
 
 
 def analyse_batch(result_ids: Sequence[int]) -> dict[str, int]:
-    """Run several analyses as one batch: what ``analyse`` does for one row, for many.
+    """Run these analyses as one batch (a chunk of ``score_catalog``): claim each row
+    (``claim``: rows another worker has are skipped), then ``analyse_claimed``."""
+    tokens = {result_id: token for result_id in result_ids if (token := claim(result_id))}
+    counts = {"done": 0, "failed": 0, "skipped": len(result_ids) - len(tokens), "dropped": 0}
+    for result in analyse_claimed(tokens).values():
+        counts[result.status if result.status != Status.RUNNING else "dropped"] += 1
+    return counts
 
-    1. claim each row (``claim``: rows another worker has are skipped);
-    2. compute them together (``compute_many``: stored work reused, one encoder batch);
-    3. write each result, ``failed`` with its reason for a row whose image was bad;
-    4. open, update or close each review item.
+
+def analyse_claimed(tokens: dict[int, str]) -> dict[int, AnalysisResult]:
+    """Score rows this worker has claimed (``{result_id: token}``) as one batch.
+
+    1. compute them together (``compute_many``: stored work reused, one encoder batch;
+       a heartbeat renews every lease meanwhile);
+    2. write each result, only while its lease is still held, ``failed`` with its
+       reason for a row whose image was bad; a row whose lease was taken over is
+       left to its new owner (it is returned still ``running``);
+    3. open, update or close each review item, in the same transaction as 2.
 
     Interrupted (Ctrl-C, SIGTERM turned into an exception) before the results are
     written, the claimed rows go back to pending with their attempt given back, so
     a resumed run scores them at once; written results stay written.
     """
-    tokens = {result_id: token for result_id in result_ids if (token := claim(result_id))}
-    counts = {"done": 0, "failed": 0, "skipped": len(result_ids) - len(tokens), "dropped": 0}
     if not tokens:
-        return counts
+        return {}
     results = list(
         AnalysisResult.objects.select_related("image", "model_version")
         .filter(pk__in=tokens)
@@ -291,13 +293,12 @@ def analyse_batch(result_ids: Sequence[int]) -> dict[str, int]:
                     fields = {"status": Status.FAILED, "error": _failure_reason(outcome)}
                 else:
                     fields = {"status": Status.DONE, "error": "", **outcome}
-                written = _finish(result, tokens[result.pk], fields)
-                counts[fields["status"] if written else "dropped"] += 1
+                _finish(result, tokens[result.pk], fields)
                 unwritten.pop(result.pk)
     except BaseException:
         release(unwritten)
         raise
-    return counts
+    return {result.pk: result for result in results}
 
 
 def release(tokens: dict[int, str]) -> int:

@@ -186,13 +186,13 @@ def test_filter_by_status_and_open_review(
         threshold=MATCH_ALL,
     )
     make_product(sku="EMPTY")
-    pending = make_product(sku="PENDING")
-    add_image(pending, image_bytes(packshot((0, 160, 0))))  # not committed: never analysed
     failed = make_product(sku="FAILED")
     broken = add_image(failed, image_bytes(packshot((90, 90, 0))))
     with open(broken.image.path, "wb") as handle:
         handle.write(b"not an image any more")
     tasks.analyse_image(AnalysisResult.objects.get(image=broken).pk)
+    pending = make_product(sku="PENDING")  # after the task: not one of its batch
+    add_image(pending, image_bytes(packshot((0, 160, 0))))  # not committed: never analysed
 
     def by_status(value):
         return skus(catalog_client.get(URL, {"status": value}))

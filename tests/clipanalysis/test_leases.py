@@ -80,12 +80,12 @@ def test_a_worker_whose_lease_was_taken_over_writes_nothing(monkeypatch, scoring
     result = pending_result()
     stolen = {}
 
-    def compute_then_lose_the_lease(result):
+    def compute_then_lose_the_lease(results):
         lapse(result)
         stolen["token"] = pipeline.claim(result.pk)  # another worker takes over meanwhile
-        return {"is_match": True, "similarity_score": 0.9}
+        return [{"is_match": True, "similarity_score": 0.9}]
 
-    monkeypatch.setattr(pipeline, "compute", compute_then_lose_the_lease)
+    monkeypatch.setattr(pipeline, "compute_many", compute_then_lose_the_lease)
 
     assert pipeline.analyse(result.pk) == pipeline.LEASE_LOST
     after = row(result)
