@@ -65,17 +65,22 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--corrected-share", type=float, default=0.9)
     parser.add_argument("--noise", type=float, default=0.0, help="Share of verdicts flipped.")
-    parser.add_argument("--replay", type=float, default=1.0, help="Synthetic rows per verdict.")
+    parser.add_argument(
+        "--replay",
+        type=float,
+        default=None,
+        help="Synthetic rows per verdict; default: improve_model's.",
+    )
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--catalog-seed", type=int, default=2024)
     parser.add_argument("--heldout-seed", type=int, default=31337)
     parser.add_argument("--heldout-n", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--negative-loss-weight", type=float, default=1.0)
-    parser.add_argument("--freeze-vision-layers", type=int, default=0)
-    parser.add_argument("--freeze-text-layers", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--negative-loss-weight", type=float, default=None)
+    parser.add_argument("--freeze-vision-layers", type=int, default=None)
+    parser.add_argument("--freeze-text-layers", type=int, default=None)
     # One torch thread: a step's time is mostly JPEG decoding and resizing, so a second
     # thread gains nothing on this small model, and on a shared machine it thrashes.
     parser.add_argument("--threads", type=int, default=1)
@@ -205,8 +210,7 @@ def main() -> int:
     from clipanalysis.registry import activate, active_model, register_model
     from training.demo.build import build_demo_model
     from training.export import TrainingMix
-    from training.finetune_config import FineTuneConfig
-    from training.improvement import improve_model
+    from training.improvement import improve_model, recipe_for
     from training.models import ImprovementRun
     from training.reliability import expected_calibration_error, probabilities
 
@@ -232,14 +236,14 @@ def main() -> int:
     timings["seed, score, review"] = time.monotonic() - started
 
     # 4. the loop in one guarded step
-    config = FineTuneConfig(
+    config = recipe_for(
+        base,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         negative_loss_weight=args.negative_loss_weight,
         freeze_vision_layers=args.freeze_vision_layers,
         freeze_text_layers=args.freeze_text_layers,
-        save_steps=10_000,
         seed=0,
         device="cpu",
     )
@@ -247,7 +251,7 @@ def main() -> int:
     started = time.monotonic()
     run = improve_model(
         config=config,
-        mix=TrainingMix(synthetic_replay=args.replay),
+        mix=None if args.replay is None else TrainingMix(synthetic_replay=args.replay),
         val_fraction=args.val_fraction,
         output_dir=workdir / "improvement",
         trigger="benchmark",
@@ -290,7 +294,7 @@ def main() -> int:
         )
     tune = run.report["fine_tune"]
     print(
-        f"Fine-tuning: {tune['steps']} steps, best epoch {tune['best_epoch']}/{args.epochs}, "
+        f"Fine-tuning: {tune['steps']} steps, best epoch {tune['best_epoch']}/{config.epochs}, "
         f"validation ROC-AUC {tune['validation_roc_auc_before']:.3f} → "
         f"{tune['validation_roc_auc_after']:.3f}"
     )

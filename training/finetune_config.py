@@ -55,3 +55,12 @@ class FineTuneConfig:
             for item in fields(self)
             if item.name not in RESUMABLE_CHANGES
         }
+
+
+# What ``improve_model`` fine-tunes with when the operator names no setting, by lineage:
+# a pretrained CLIP (``openai/clip-vit-base-patch32`` and its fine-tunes) needs small
+# steps, or it forgets what it learnt from 400M pairs; the offline demo model is small
+# and trained from scratch here, and moves only with larger ones (the recipe
+# ``benchmarks/finetune_from_verdicts.py`` measured, README "Learning from verdicts").
+PRETRAINED_RECIPE = FineTuneConfig(epochs=3, batch_size=8, lr=5e-6, save_steps=10_000)
+DEMO_RECIPE = FineTuneConfig(epochs=30, batch_size=64, lr=3e-4, save_steps=10_000)

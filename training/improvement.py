@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,15 +34,30 @@ from clipanalysis import registry
 from clipanalysis.models import ModelVersion
 from training.activation_guard import guarded_activate
 from training.comparison import format_comparison
-from training.export import TrainingMix, counted_verdicts, default_synthetic_replay, export_verdicts
+from training.export import (
+    TrainingMix,
+    counted_verdicts,
+    default_synthetic_replay,
+    descends_from_demo,
+    export_verdicts,
+)
 from training.finetune import fine_tune_from_csv
-from training.finetune_config import FineTuneConfig
+from training.finetune_config import DEMO_RECIPE, PRETRAINED_RECIPE, FineTuneConfig
 from training.models import ImprovementRun
 
 logger = logging.getLogger(__name__)
 
 SCHEDULE_WEEKLY = "improve_model_weekly"
 SCHEDULE_VERDICTS = "improve_model_after_verdicts"
+
+
+def recipe_for(base: ModelVersion | None, **overrides) -> FineTuneConfig:
+    """The fine-tuning settings for ``base``'s lineage (``finetune_config``: the demo
+    model's or a pretrained CLIP's), with the settings an operator named (``None``: the
+    recipe's own)."""
+    recipe = DEMO_RECIPE if descends_from_demo(base) else PRETRAINED_RECIPE
+    named = {name: value for name, value in overrides.items() if value is not None}
+    return replace(recipe, **named)
 
 
 def improve_model(
@@ -62,7 +77,7 @@ def improve_model(
         trigger=trigger, base_model=base, verdicts=counted_verdicts().labelling().count()
     )
     output = Path(output_dir or settings.MODELS_DIR / f"improvement-{run.pk}")
-    config = config or FineTuneConfig(seed=0)
+    config = config or recipe_for(base)
     if mix is None:
         mix = TrainingMix(synthetic_replay=default_synthetic_replay())
     report: dict = {"output_dir": str(output), "config": asdict(config), "mix": asdict(mix)}

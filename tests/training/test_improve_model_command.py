@@ -5,12 +5,14 @@ from django.core.management import CommandError, call_command
 from django_q.models import Schedule
 
 from clipanalysis.models import ModelVersion
-from clipanalysis.registry import active_model
+from clipanalysis.registry import active_model, register_model
 from tests.verdict_factories import product_with_images, rule
+from training.finetune_config import DEMO_RECIPE, PRETRAINED_RECIPE
 from training.improvement import (
     enqueue_if_enough_verdicts,
     install_schedules,
     new_verdicts_since_last_run,
+    recipe_for,
     remove_schedules,
 )
 from training.models import ImprovementRun
@@ -102,3 +104,21 @@ def test_the_admin_shows_the_runs_with_their_report(client, admin_user, scoring_
     assert listing.status_code == 200 and b"Not better: refused by the guard" in listing.content
     page = client.get(f"/admin/training/improvementrun/{run.pk}/change/")
     assert page.status_code == 200 and b"Guard: refused." in page.content
+
+
+def test_the_recipe_follows_the_lineage_and_named_settings_override_it(db):
+    demo = register_model("demo-model", source="demo")
+    tuned = register_model("tuned", source="trained", base_model="demo-model")
+    other = register_model("someone/else", source="trained", base_model="openai/clip")
+
+    assert recipe_for(demo) == DEMO_RECIPE == recipe_for(tuned)
+    assert recipe_for(other) == PRETRAINED_RECIPE == recipe_for(None)
+    assert DEMO_RECIPE.lr > PRETRAINED_RECIPE.lr  # from scratch vs pretrained on 400M pairs
+    chosen = recipe_for(tuned, lr=1e-3, epochs=None, seed=5)
+    assert (chosen.lr, chosen.epochs, chosen.seed) == (1e-3, DEMO_RECIPE.epochs, 5)
+
+
+def test_a_bad_setting_is_a_clear_error_and_trains_nothing(scoring_model, tmp_path):
+    with pytest.raises(CommandError, match="lr must be positive"):
+        call_command("improve_model", "--lr", "0", "--output", str(tmp_path / "run"))
+    assert not ImprovementRun.objects.exists()

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from training.finetune_config import FineTuneConfig
-from training.improvement import improve_model, install_schedules, remove_schedules
+from clipanalysis.registry import active_model
+from training.finetune_config import DEMO_RECIPE, PRETRAINED_RECIPE
+from training.improvement import improve_model, install_schedules, recipe_for, remove_schedules
 from training.management.commands._mix_options import (
     add_mix_arguments,
     heldout_fraction_from,
@@ -20,9 +21,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--epochs", type=int, default=3)
-        parser.add_argument("--batch-size", type=int, default=8)
-        parser.add_argument("--lr", type=float, default=5e-6)
+        recipes = (
+            "Default: the active model's recipe ({demo} for the demo lineage, else {pretrained})."
+        )
+        for name, kind in (("epochs", int), ("batch_size", int), ("lr", float)):
+            parser.add_argument(
+                "--" + name.replace("_", "-"),
+                type=kind,
+                default=None,
+                help=recipes.format(
+                    demo=getattr(DEMO_RECIPE, name), pretrained=getattr(PRETRAINED_RECIPE, name)
+                ),
+            )
         parser.add_argument("--val-fraction", type=float, default=0.2)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--device", default="auto")
@@ -44,13 +54,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"Removed {remove_schedules()} improve_model schedule(s).")
             return
         try:
-            config = FineTuneConfig(
+            config = recipe_for(
+                active_model(),
                 epochs=options["epochs"],
                 batch_size=options["batch_size"],
                 lr=options["lr"],
                 seed=options["seed"],
                 device=options["device"],
-                save_steps=10_000,
             )
         except (TypeError, ValueError) as error:
             raise CommandError(str(error)) from None
