@@ -244,7 +244,7 @@ def apply_configured_model(process: str) -> ModelChoice | None:
 
     1. once per process (later calls return None at once);
     2. nothing to do, and no model loaded, when ``CLIP_MODEL_NAME`` is what the last
-       start acted on and a model is active (one query: the usual restart);
+       start acted on and a model is active (two small queries: the usual restart);
     3. otherwise, holding a lock that one start-up at a time takes (a PostgreSQL
        advisory lock, or a file lock next to SQLite), it checks again and runs
        ``prepare_scoring_model`` as ``serve`` does, except that it never builds the
