@@ -8,6 +8,7 @@
 3. attribute explanations: 1,000 single-attribute swaps on the demo model, confusion
    table, with the default vocabularies and with the demo catalog's own words;
 4. learning from verdicts: ~300 pattern-swap verdicts, fine-tune, before/after AUC;
+   queue order: real problems among the first queued items of a 200-product demo catalog;
 5. exposure: real photographs, their over- and under-exposed copies, demo packshots;
 6. load: 16 clients on ``/upload`` under gunicorn for 30 s, SQLite (and PostgreSQL when
    ``DATABASE_URL`` names one).
@@ -60,6 +61,7 @@ def main() -> None:
                 vocabulary,
             )
         run("benchmarks/finetune_from_verdicts.py", "--model", demo_dir)
+        run("benchmarks/demo_queue_order.py", "--model", demo_dir)
     run("benchmarks/exposure.py")
     run("benchmarks/upload_load.py", "--database", "sqlite", "--clients", "16", "--seconds", "30")
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):

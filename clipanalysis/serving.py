@@ -1,8 +1,10 @@
 """Choose the scoring model at start-up: the configured CLIP, else the offline demo model.
 
-Used by ``manage.py serve``. A changed ``CLIP_MODEL_NAME`` (or ``serve --model``) is
-registered and activated after the load check; an unchanged one leaves later
-activations standing (``prepare_scoring_model`` says how the two relate).
+Used by ``manage.py serve``, and by every other way the service starts (the WSGI and
+ASGI application, each django-q2 worker) through ``apply_configured_model``. A changed
+``CLIP_MODEL_NAME`` (or ``serve --model``) is registered and activated after the load
+check; an unchanged one leaves later activations standing (``prepare_scoring_model``
+says how the two relate).
 Where ``CLIP_MODEL_NAME`` cannot be loaded (no hub access, unknown name), the
 demo model the project trains itself serves instead, is built once and cached
 under ``DEMO_MODEL_DIR``, and is registered as source "demo" so the admin
@@ -11,14 +13,19 @@ banner and every score say which model made it.
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.db import connection, connections
 
 from clipanalysis.clip_service import ModelLoadError
 from clipanalysis.models import ModelActivation, ModelVersion
@@ -32,6 +39,9 @@ from clipanalysis.registry import (
 )
 
 HUB_PROBE_TIMEOUT = 3.0
+START_UP_LOCK_KEY = 7_313_001  # pg_advisory_lock key: one start-up decides at a time
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,7 +97,10 @@ def last_configured_model() -> str | None:
 
 
 def prepare_scoring_model(
-    build_demo: Callable[[Path, str], None], configured: str | None = None
+    build_demo: Callable[[Path, str], None],
+    configured: str | None = None,
+    *,
+    progress: bool = True,
 ) -> ModelChoice:
     """Make sure a loadable model is active; build the demo model if it must serve.
 
@@ -103,7 +116,8 @@ def prepare_scoring_model(
        history yet, the refusal is the baseline and is said once);
     4. with no loadable model at all, the offline demo model serves.
 
-    Each model is loaded once here (the check), not again to activate it.
+    Each model is loaded once here (the check), not again to activate it. ``progress``
+    shows the re-scoring's tqdm bar (``serve``; not in web or worker processes).
     """
     configured = str(configured or settings.CLIP_MODEL_NAME)
     last = last_configured_model()
@@ -124,7 +138,7 @@ def prepare_scoring_model(
         model_version = register_model(configured)
         switched = not model_version.is_active
         record_start_up(model_version, configured, f"CLIP_MODEL_NAME={configured}")
-        queued = rescore_catalog(model_version, progress=True) if switched else 0
+        queued = rescore_catalog(model_version, progress=progress) if switched else 0
         if active is not None and switched and active_problem:
             message = (
                 f"The active model {active.version} does not load ({active_problem}); "
@@ -177,7 +191,7 @@ def prepare_scoring_model(
         note=f"CLIP_MODEL_NAME={configured} not loadable: {problem}",
     )
     if switched:
-        rescore_catalog(model_version, progress=True)
+        rescore_catalog(model_version, progress=progress)
     return demo_choice(model_version, configured, problem, demo_dir)
 
 
@@ -204,6 +218,115 @@ def demo_choice(
     )
 
 
+class DemoModelNotBuilt(ModelLoadError):
+    pass
+
+
+def refuse_to_build_demo(demo_dir: Path, reason: str) -> None:
+    """A web or worker process does not spend minutes building the demo model."""
+    raise DemoModelNotBuilt(
+        f"{reason} The offline demo model is not built in {demo_dir}: run `manage.py serve` "
+        "or `manage.py build_demo_model` once."
+    )
+
+
+_applied_in_this_process = False
+_applied_lock = threading.Lock()
+
+
+def apply_configured_model(process: str) -> ModelChoice | None:
+    """The start-up model switch for a process that ``manage.py serve`` did not prepare.
+
+    Called once per process by the WSGI/ASGI application (gunicorn, ``runserver``) and
+    by each django-q2 worker as it spawns (``qcluster``), never at import or by other
+    commands. It never fails start-up: what goes wrong is logged and the active model
+    keeps scoring.
+
+    1. once per process (later calls return None at once);
+    2. nothing to do, and no model loaded, when ``CLIP_MODEL_NAME`` is what the last
+       start acted on and a model is active (two small queries: the usual restart);
+    3. otherwise, holding a lock that one start-up at a time takes (a PostgreSQL
+       advisory lock, or a file lock next to SQLite), it checks again and runs
+       ``prepare_scoring_model`` as ``serve`` does, except that it never builds the
+       demo model; a refused configuration is logged as a warning.
+    """
+    global _applied_in_this_process
+    with _applied_lock:
+        if _applied_in_this_process:
+            return None
+        _applied_in_this_process = True
+    configured = str(settings.CLIP_MODEL_NAME)
+    try:
+        if not configuration_pending(configured):
+            return None
+        with start_up_lock():
+            if not configuration_pending(configured):  # another process applied it
+                return None
+            choice = prepare_scoring_model(refuse_to_build_demo, configured, progress=False)
+    except Exception as error:  # start-up goes on with whatever model is active
+        logger.warning(
+            "%s start-up: CLIP_MODEL_NAME=%s not applied (%s: %s); the active model, if "
+            "any, keeps scoring.",
+            process,
+            configured,
+            type(error).__name__,
+            error,
+        )
+        return None
+    finally:
+        # A web master or worker may fork after this: no connection is shared across it.
+        for open_connection in connections.all(initialized_only=True):
+            if not open_connection.in_atomic_block:
+                open_connection.close()
+    if choice.refused:
+        logger.warning("%s start-up: %s", process, choice.message)
+    else:
+        logger.info("%s start-up: %s", process, choice.message)
+    return choice
+
+
+def apply_configured_model_in_worker(sender=None, proc_name: str = "", **kwargs) -> None:
+    """django-q2's ``post_spawn`` receiver: each worker applies it before its first task.
+
+    Not in sync mode, where django-q2 sends ``post_spawn`` inside the caller's process
+    (a web request, a test) as it runs a task there.
+    """
+    from django_q.conf import Conf
+
+    if Conf.SYNC:
+        return
+    apply_configured_model(f"queue worker {proc_name}".strip())
+
+
+def configuration_pending(configured: str) -> bool:
+    """Whether start-up has something to decide: no active model, or a configuration
+    other than the one the last start acted on."""
+    return last_configured_model() != configured or not ModelVersion.objects.active().exists()
+
+
+@contextmanager
+def start_up_lock() -> Iterator[None]:
+    """One process at a time decides (and loads the candidate): web workers and queue
+    workers starting together would otherwise each load the model and re-score."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [START_UP_LOCK_KEY])
+            try:
+                yield
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [START_UP_LOCK_KEY])
+        return
+    database = Path(str(connection.settings_dict["NAME"]))
+    folder = database.parent if database.is_file() else Path(settings.VAR_DIR)  # :memory:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{database.name}.start-up.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def configuration_note() -> str | None:
     """How ``CLIP_MODEL_NAME`` relates to the active model, when they differ (else None)."""
     configured = str(settings.CLIP_MODEL_NAME)
@@ -217,5 +340,6 @@ def configuration_note() -> str | None:
         )
     return (
         f"CLIP_MODEL_NAME={configured} is not the active model ({active.version}): the next "
-        f"`manage.py serve` load-checks and activates it (or run `activate_model {configured}`)."
+        "start (`manage.py serve`, the web application or a queue worker) load-checks and "
+        f"activates it (or run `activate_model {configured}`)."
     )

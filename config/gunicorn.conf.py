@@ -1,7 +1,7 @@
 """gunicorn settings for the web process: ``gunicorn -c config/gunicorn.conf.py config.wsgi``.
 
 Every value comes from the environment (README "Production"). The web process
-never loads the model (workers do), so it is light: sync workers, about two
+never scores (workers do), so it is light: sync workers, about two
 per core (``WEB_CONCURRENCY``), each holding at most one database connection.
 """
 

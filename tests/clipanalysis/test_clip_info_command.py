@@ -37,4 +37,6 @@ def test_says_when_clip_model_name_is_not_the_active_model(
     assert f"CLIP_MODEL_NAME={other_clip_dir} is not the active model ({active.version})" in (
         out.getvalue()
     )
-    assert "next `manage.py serve`" in out.getvalue()
+    assert "the next start (`manage.py serve`, the web application or a queue worker)" in (
+        out.getvalue()
+    )

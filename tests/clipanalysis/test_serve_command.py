@@ -185,3 +185,29 @@ def test_on_a_database_without_start_up_history_a_refusal_is_said_once(
     assert ModelVersion.objects.active().get() == operator_choice
     assert "REFUSED" not in start(capsys)[1]
     assert ModelVersion.objects.active().get() == operator_choice
+
+
+def test_serve_model_option_reaches_the_web_and_worker_processes(
+    capsys, other_clip_dir, monkeypatch
+):
+    """Both children apply CLIP_MODEL_NAME at their own start: they must see --model too,
+    or they would switch back to the setting."""
+    from clipanalysis.management.commands import serve
+
+    started: list[tuple[list[str], dict | None]] = []
+
+    class FinishedChild:
+        def __init__(self, command, env=None):
+            started.append((command, env))
+
+        def poll(self):
+            return 0
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(serve.subprocess, "Popen", FinishedChild)
+    monkeypatch.setattr(serve.signal, "signal", lambda *args: None)
+    call_command("serve", model=str(other_clip_dir))
+    assert [command[2] for command, _ in started] == ["qcluster", "runserver"]
+    assert all(env["CLIP_MODEL_NAME"] == str(other_clip_dir) for _, env in started)

@@ -132,7 +132,7 @@ def test_command_never_replaces_a_folder_that_is_not_a_model(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_progress_starts_with_rendering_before_training(tmp_path, capsys):
+def test_progress_shows_rendering_then_training_then_held_out_scoring(tmp_path, capsys):
     config = DemoBuildConfig(
         seed=0,
         epochs=1,
@@ -148,3 +148,8 @@ def test_progress_starts_with_rendering_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "rendering packshots" in err and "64/64" in err
     assert err.index("rendering packshots") < err.index("demo CLIP")
+    # The held-out phase after training shows progress too, not minutes of silence.
+    assert "rendering held-out pairs" in err and "scoring held-out pairs" in err
+    assert "40/40" in err[err.index("scoring held-out pairs") :]
+    assert err.index("demo CLIP") < err.index("rendering held-out pairs")
+    assert err.index("rendering held-out pairs") < err.index("scoring held-out pairs")

@@ -330,7 +330,7 @@ def build_demo_model(
         processor.save_pretrained(building)
         service = ClipService.load(building, device="cpu", dtype="float32")
         heldout = evaluate_on_synthetic(
-            service, config.heldout_seed, config.n_heldout, threshold=0.0
+            service, config.heldout_seed, config.n_heldout, threshold=0.0, progress=progress
         )
         threshold = choose_threshold(heldout.scores, heldout.labels)
         heldout = heldout.at_threshold(threshold)

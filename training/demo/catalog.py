@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from tqdm.auto import tqdm
 
 from training.demo.silhouettes import SILHOUETTES, Box, UnitPen
 from training.demo.vocabulary import (
@@ -354,14 +355,18 @@ def make_pairs(
     *,
     image_size: int = DEFAULT_IMAGE_SIZE,
     mention_pattern: bool = True,
+    progress: str | None = None,
 ) -> list[LabelledPair]:
-    """``n`` labelled image–text pairs, the same for the same arguments."""
+    """``n`` labelled image–text pairs, the same for the same arguments.
+
+    ``progress``, when given, is the label of a tqdm bar on stderr (one step a pair).
+    """
     unknown = set(mismatch_types) - set(MISMATCH_TYPES)
     if unknown:
         raise ValueError(f"Unknown mismatch types {sorted(unknown)}")
     rng = random.Random(seed)
     pairs = []
-    for _ in range(n):
+    for _ in tqdm(range(n), disable=progress is None, desc=progress, unit="pair"):
         spec, text, kind, _claim = _pair_parts(rng, mismatch_rate, mismatch_types, mention_pattern)
         image = render_image(spec, size=image_size)
         pairs.append(LabelledPair(image, text, kind is None, kind, spec))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
+from tqdm.auto import tqdm
 
 from clipanalysis.clip_service import ClipService, cosine_to_score
 from training.demo.catalog import DEFAULT_IMAGE_SIZE, MISMATCH_TYPES, make_pairs
@@ -104,25 +105,34 @@ def evaluate_on_synthetic(
     *,
     mismatch_rate: float = 0.5,
     image_size: int = DEFAULT_IMAGE_SIZE,
+    progress: bool = False,
 ) -> SyntheticEvaluation:
     """Score ``n`` fresh synthetic pairs (from ``seed``) with ``service``.
 
     Per-type AUC compares all matches with the mismatches of that type only.
-    ``threshold=None`` judges accuracy at ``service.threshold``.
+    ``threshold=None`` judges accuracy at ``service.threshold``. ``progress`` shows
+    tqdm bars on stderr for rendering and for scoring the pairs (seconds on a shared CPU).
     """
-    pairs = make_pairs(n, seed, mismatch_rate=mismatch_rate, image_size=image_size)
-    images = service.image_embeddings([pair.image for pair in pairs])
-    # One service batch at a time: the service's text cache may be cleared between
-    # calls, never inside one batch.
-    texts = [pair.text for pair in pairs]
-    step = max(1, service.batch_size)
-    text_embeddings = (
-        torch.cat(
-            [service.text_embeddings(texts[start : start + step]) for start in range(0, n, step)]
-        )
-        if texts
-        else torch.empty(0, service.embedding_dim)
+    pairs = make_pairs(
+        n,
+        seed,
+        mismatch_rate=mismatch_rate,
+        image_size=image_size,
+        progress="rendering held-out pairs" if progress else None,
     )
+    # One service batch at a time, images and texts together: the bar moves per batch,
+    # and the service's text cache may be cleared between calls, never inside one batch.
+    step = max(1, service.batch_size)
+    image_chunks, text_chunks = [], []
+    with tqdm(total=n, disable=not progress, desc="scoring held-out pairs", unit="pair") as bar:
+        for start in range(0, n, step):
+            batch = pairs[start : start + step]
+            image_chunks.append(service.image_embeddings([pair.image for pair in batch]))
+            text_chunks.append(service.text_embeddings([pair.text for pair in batch]))
+            bar.update(len(batch))
+    empty = torch.empty(0, service.embedding_dim)
+    images = torch.cat(image_chunks) if image_chunks else empty
+    text_embeddings = torch.cat(text_chunks) if text_chunks else empty
     cosines = (images * text_embeddings).sum(dim=-1).numpy()
     scores = np.asarray(cosine_to_score(cosines), dtype=np.float64)
     cosines = np.asarray(cosines, dtype=np.float64)

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         self._announce_admin_login(host, port)
         if prepare_only:
             return
-        self._run_processes(host, port)
+        self._run_processes(host, port, model)
 
     def _build_demo_model(self, output: Path, reason: str) -> None:
         # The reason first: the build takes minutes and the operator should know why.
@@ -79,11 +79,16 @@ class Command(BaseCommand):
             )
         )
 
-    def _run_processes(self, host: str, port: str) -> None:
+    def _run_processes(self, host: str, port: str, model: str | None) -> None:
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        # The children apply CLIP_MODEL_NAME at their own start: --model is theirs too, so
+        # they find it already applied instead of switching back to the setting.
+        env = {**os.environ, "CLIP_MODEL_NAME": model} if model else None
         children = [
-            subprocess.Popen([*manage, "qcluster"]),
-            subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--insecure", "--noreload"]),
+            subprocess.Popen([*manage, "qcluster"], env=env),
+            subprocess.Popen(
+                [*manage, "runserver", f"{host}:{port}", "--insecure", "--noreload"], env=env
+            ),
         ]
         self.stdout.write(
             f"Web on http://{host}:{port}/ and a django-q2 worker. Ctrl-C stops both."

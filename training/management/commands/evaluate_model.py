@@ -61,7 +61,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Model: {service.model_name}")
         if options["synthetic"]:
             evaluation = evaluate_on_synthetic(
-                service, options["seed"], options["n"], service.threshold
+                service,
+                options["seed"],
+                options["n"],
+                service.threshold,
+                progress=options.get("verbosity", 1) > 0,
             )
             self.stdout.write(format_report(evaluation))
             return
