@@ -112,6 +112,7 @@ def main() -> int:
         threshold=threshold,
         explain_families=families,
         conflict_confidence=settings.ATTRIBUTE_CONFLICT_CONFIDENCE,
+        attribute_probe=settings.ATTRIBUTE_PROBE,
     )
     pairs = make_pairs(args.n, args.seed, mismatch_rate=0.5, mismatch_types=SWAPS)
     step = max(1, service.batch_size)
@@ -133,7 +134,8 @@ def main() -> int:
     print(
         f"Attribute explanations: {args.n} demo-catalog pairs (seed {args.seed}), model "
         f"{args.model}, threshold {threshold:.3f}, conflict confidence "
-        f"{settings.ATTRIBUTE_CONFLICT_CONFIDENCE}; {args.vocabulary} vocabulary, families "
+        f"{settings.ATTRIBUTE_CONFLICT_CONFIDENCE}, {settings.ATTRIBUTE_PROBE} probe; "
+        f"{args.vocabulary} vocabulary, families "
         f"{', '.join(families)}"
     )
     header = f"{'truth / named':<26}" + "".join(f"{name:>10}" for name in NAMED) + f"{'total':>8}"

@@ -343,6 +343,7 @@ def scoring_options(model_version: ModelVersion) -> ScoringOptions:
         zero_shot_templates=category.templates if category else ZERO_SHOT_TEMPLATES,
         explain_families=families if settings.CLIP_EXPLAIN else {},
         conflict_confidence=settings.ATTRIBUTE_CONFLICT_CONFIDENCE,
+        attribute_probe=settings.ATTRIBUTE_PROBE,
     )
 
 
@@ -762,6 +763,7 @@ def reexplain(family_names: Iterable[str] | None = None) -> dict[str, int]:
                 result.description,
                 options.explain_families,
                 options.conflict_confidence,
+                options.attribute_probe,
             )
             if options.explain_families
             else None
