@@ -4,8 +4,8 @@ A synthetic set from the demo catalog (``training.demo.catalog.make_pairs``, a s
 the demo build never saw): half the pairs match, half have exactly one attribute of
 the text swapped (colour, category or pattern, a third each). Each pair is judged
 with the scorer's own code (``scoring.judge``: similarity, threshold of the model,
-explanation over the default attribute vocabularies, conflict confidence from
-``ATTRIBUTE_CONFLICT_CONFIDENCE``), the way a worker judges it.
+explanation over the default attribute vocabularies, probe from ``ATTRIBUTE_PROBE``,
+conflict confidence from ``ATTRIBUTE_CONFLICT_CONFIDENCE``), the way a worker judges it.
 
 The attribute the explanation *names* is the conflicting family whose best
 alternative is the most likely (the first one a reviewer reads); "none" when no

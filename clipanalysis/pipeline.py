@@ -720,8 +720,9 @@ def reexplain(family_names: Iterable[str] | None = None) -> dict[str, int]:
        description states one of its terms (``vocabularies.affected_by``); a change
        to the category family also re-ranks the zero-shot category;
     2. per model version, recompute the zero-shot ranking and the explanation from
-       the *stored* image embedding: no image-encoder call, and the prompts' text
-       embeddings are cached per model version (``explanation.prompt_embeddings``);
+       the *stored* image embedding: no image-encoder call, and the texts'
+       embeddings come from the service's text cache (the counterfactual probe's
+       descriptions) or are cached per model version (``explanation.prompt_embeddings``);
     3. write ``zero_shot_results``, ``zero_shot_label`` and ``explanation``, then
        open, update or close the review item (``attribute_conflict``,
        ``category_conflict``).
