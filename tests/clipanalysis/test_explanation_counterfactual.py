@@ -171,3 +171,14 @@ def test_a_conflict_is_a_stated_value_the_image_makes_unlikely():
     assert not entry["agrees"] and not entry["conflict"]
     # At confidence 0 every disagreement is one.
     assert explain_family(even, ["value 0"], conflict_confidence=0.0)["conflict"]
+
+
+def test_two_stated_values_share_the_probability(service):
+    image = service.text_embeddings(["Off-white and blue mug"])[0]
+    entry = explain(service, image, "Red and blue mug", {"colour": COLOUR})["colour"]
+    assert entry["stated"] == ["red", "blue"]
+    assert set(entry["stated_probabilities"]) == {"red", "blue"}
+    assert 0.0 <= entry["stated_probability"] <= 1.0
+    assert entry["stated_probability"] == pytest.approx(
+        sum(entry["stated_probabilities"].values()), abs=1e-3
+    )
