@@ -4,8 +4,8 @@ A synthetic set from the demo catalog (``training.demo.catalog.make_pairs``, a s
 the demo build never saw): half the pairs match, half have exactly one attribute of
 the text swapped (colour, category or pattern, a third each). Each pair is judged
 with the scorer's own code (``scoring.judge``: similarity, threshold of the model,
-explanation over the default attribute vocabularies, conflict confidence from
-``ATTRIBUTE_CONFLICT_CONFIDENCE``), the way a worker judges it.
+explanation over the default attribute vocabularies, probe from ``ATTRIBUTE_PROBE``,
+conflict confidence from ``ATTRIBUTE_CONFLICT_CONFIDENCE``), the way a worker judges it.
 
 The attribute the explanation *names* is the conflicting family whose best
 alternative is the most likely (the first one a reviewer reads); "none" when no
@@ -112,6 +112,7 @@ def main() -> int:
         threshold=threshold,
         explain_families=families,
         conflict_confidence=settings.ATTRIBUTE_CONFLICT_CONFIDENCE,
+        attribute_probe=settings.ATTRIBUTE_PROBE,
     )
     pairs = make_pairs(args.n, args.seed, mismatch_rate=0.5, mismatch_types=SWAPS)
     step = max(1, service.batch_size)
@@ -133,7 +134,8 @@ def main() -> int:
     print(
         f"Attribute explanations: {args.n} demo-catalog pairs (seed {args.seed}), model "
         f"{args.model}, threshold {threshold:.3f}, conflict confidence "
-        f"{settings.ATTRIBUTE_CONFLICT_CONFIDENCE}; {args.vocabulary} vocabulary, families "
+        f"{settings.ATTRIBUTE_CONFLICT_CONFIDENCE}, {settings.ATTRIBUTE_PROBE} probe; "
+        f"{args.vocabulary} vocabulary, families "
         f"{', '.join(families)}"
     )
     header = f"{'truth / named':<26}" + "".join(f"{name:>10}" for name in NAMED) + f"{'total':>8}"

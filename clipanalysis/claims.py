@@ -14,6 +14,10 @@ canonical value (the word CLIP is prompted with) and its synonyms ("navy blue":
   "non-red" and "red-free" state nothing about red; a negator reaches at most
   three words ahead and stops at punctuation or "but" ("no stripes, red" still
   says red; "no-iron" negates only "iron").
+
+Each stated term also comes with its ``Span`` in the text as written (offsets into
+the original string, whether it was written in the plural), so the explanation can
+build counterfactual descriptions: the same text with the stated word replaced.
 """
 
 from __future__ import annotations
@@ -68,11 +72,27 @@ class Family:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Where a text states ``value``: ``text[start:end]``, written in the plural or not."""
+
+    value: str
+    start: int
+    end: int
+    plural: bool = False
+
+
+@dataclass(frozen=True)
 class Claims:
-    """What a text says about one family: the values stated, and those it denies."""
+    """What a text says about one family: the values stated, and those it denies.
+
+    ``spans`` locates every stated mention in the original text (empty in the rare
+    text whose normalisation cannot be mapped back character by character); claims
+    compare equal on what they state, not on where.
+    """
 
     stated: tuple[str, ...] = ()
     negated: tuple[str, ...] = ()
+    spans: tuple[Span, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -87,8 +107,9 @@ class _Word:
 class _Matcher:
     """Term names as word sequences, longest first, for one family."""
 
-    by_first_word: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
-    joined: dict[str, str] = field(default_factory=dict)  # "offwhite" → "off-white"
+    # first word → [(word sequence, value, the name's last word as written)]
+    by_first_word: dict[str, list[tuple[tuple[str, ...], str, str]]] = field(default_factory=dict)
+    joined: dict[str, tuple[str, str]] = field(default_factory=dict)  # "offwhite" → off-white
 
 
 def normalise(text: str) -> str:
@@ -109,6 +130,32 @@ def singular(word: str) -> str:
     return word
 
 
+def plural(phrase: str) -> str:
+    """The English plural of a phrase's last word, the inverse of ``singular``."""
+    head, space, last = phrase.rpartition(" ")
+    head += space
+    if len(last) > 1 and last[-1] == "y" and last[-2] not in "aeiou":
+        return head + last[:-1] + "ies"
+    if last.endswith(("ch", "sh", "s", "x", "z")):
+        return head + last + "es"
+    return head + last + "s"
+
+
+def _origins(text: str, normalised: str) -> list[int] | None:
+    """For each character of ``normalised``, the index in ``text`` it comes from.
+
+    None when normalising character by character does not give ``normalised`` (a
+    composition across characters): then no offsets into ``text`` are claimed.
+    """
+    origins: list[int] = []
+    for index, char in enumerate(text):
+        origins.extend([index] * len(normalise(char)))
+    if len(origins) != len(normalised):
+        return None
+    pieces = "".join(normalise(char) for char in text)
+    return origins if pieces == normalised else None
+
+
 def words(text: str) -> list[_Word]:
     normalised = normalise(text)
     return [
@@ -125,9 +172,13 @@ def _matcher(family: Family) -> _Matcher:
             sequence = tuple(word.text for word in words(name))
             if not sequence:
                 continue
-            matcher.by_first_word.setdefault(sequence[0], []).append((sequence, term.value))
+            raw_words = [word.raw for word in words(name)]
+            matcher.by_first_word.setdefault(sequence[0], []).append(
+                (sequence, term.value, raw_words[-1])
+            )
             if len(sequence) > 1:
-                matcher.joined.setdefault(singular("".join(w.raw for w in words(name))), term.value)
+                joined = "".join(raw_words)
+                matcher.joined.setdefault(singular(joined), (term.value, joined))
     for candidates in matcher.by_first_word.values():
         candidates.sort(key=lambda candidate: -len(candidate[0]))
     return matcher
@@ -164,32 +215,43 @@ def extract_claims(text: str, family: Family) -> Claims:
     normalised = normalise(text)
     found = words(text)
     matcher = _matcher(family)
+    origins = _origins(text, normalised)
     stated: dict[str, None] = {}
     negated: dict[str, None] = {}
+    spans: list[Span] = []
     index = 0
     while index < len(found):
-        value, length = _match_at(normalised, found, index, matcher)
+        value, length, name_last = _match_at(normalised, found, index, matcher)
         if value is None:
             index += 1
             continue
-        target = negated if _is_negated(normalised, found, index, index + length) else stated
-        target.setdefault(value)
+        if _is_negated(normalised, found, index, index + length):
+            negated.setdefault(value)
+        else:
+            stated.setdefault(value)
+            last = found[index + length - 1]
+            if origins is not None:
+                start, end = origins[found[index].start], origins[last.end - 1] + 1
+                spans.append(Span(value, start, end, plural=len(last.raw) > len(name_last)))
         index += length
     return Claims(
-        stated=tuple(stated), negated=tuple(value for value in negated if value not in stated)
+        stated=tuple(stated),
+        negated=tuple(value for value in negated if value not in stated),
+        spans=tuple(spans),
     )
 
 
 def _match_at(
     text: str, found: list[_Word], index: int, matcher: _Matcher
-) -> tuple[str | None, int]:
-    for sequence, value in matcher.by_first_word.get(found[index].text, ()):
+) -> tuple[str | None, int, str]:
+    """The value the words at ``index`` name, how many words, and the name's last word."""
+    for sequence, value, name_last in matcher.by_first_word.get(found[index].text, ()):
         length = len(sequence)
         window = tuple(word.text for word in found[index : index + length])
         if window == sequence and _joined_by_space_or_hyphen(text, found, index, length):
-            return value, length
+            return value, length, name_last
     joined = matcher.joined.get(found[index].text)
-    return (joined, 1) if joined is not None else (None, 0)
+    return (joined[0], 1, joined[1]) if joined is not None else (None, 0, "")
 
 
 def stated_values(text: str, family: Family) -> list[str]:

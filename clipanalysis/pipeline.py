@@ -343,6 +343,7 @@ def scoring_options(model_version: ModelVersion) -> ScoringOptions:
         zero_shot_templates=category.templates if category else ZERO_SHOT_TEMPLATES,
         explain_families=families if settings.CLIP_EXPLAIN else {},
         conflict_confidence=settings.ATTRIBUTE_CONFLICT_CONFIDENCE,
+        attribute_probe=settings.ATTRIBUTE_PROBE,
     )
 
 
@@ -719,8 +720,9 @@ def reexplain(family_names: Iterable[str] | None = None) -> dict[str, int]:
        description states one of its terms (``vocabularies.affected_by``); a change
        to the category family also re-ranks the zero-shot category;
     2. per model version, recompute the zero-shot ranking and the explanation from
-       the *stored* image embedding: no image-encoder call, and the prompts' text
-       embeddings are cached per model version (``explanation.prompt_embeddings``);
+       the *stored* image embedding: no image-encoder call, and the texts'
+       embeddings come from the service's text cache (the counterfactual probe's
+       descriptions) or are cached per model version (``explanation.prompt_embeddings``);
     3. write ``zero_shot_results``, ``zero_shot_label`` and ``explanation``, then
        open, update or close the review item (``attribute_conflict``,
        ``category_conflict``).
@@ -762,6 +764,7 @@ def reexplain(family_names: Iterable[str] | None = None) -> dict[str, int]:
                 result.description,
                 options.explain_families,
                 options.conflict_confidence,
+                options.attribute_probe,
             )
             if options.explain_families
             else None

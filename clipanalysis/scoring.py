@@ -17,7 +17,12 @@ import torch
 
 from clipanalysis.claims import Family
 from clipanalysis.clip_service import ZERO_SHOT_TEMPLATES, ClipService, cosine_to_score
-from clipanalysis.explanation import DEFAULT_CONFLICT_CONFIDENCE, explain, value_probabilities
+from clipanalysis.explanation import (
+    DEFAULT_CONFLICT_CONFIDENCE,
+    DEFAULT_PROBE,
+    explain,
+    value_probabilities,
+)
 
 
 @dataclass(frozen=True)
@@ -25,8 +30,10 @@ class ScoringOptions:
     """How a model version judges: its threshold and calibration, and what to add.
 
     ``explain_families`` maps a family name to its ``Family`` (terms, synonyms,
-    prompt templates) or to plain values; ``conflict_confidence`` is how likely
-    the image's best unstated value must be for the explanation to call a conflict.
+    prompt templates) or to plain values; ``conflict_confidence`` is how sure
+    the explanation must be that the stated value is wrong to call a conflict;
+    ``attribute_probe`` how the explanation ranks values (``counterfactual`` or
+    ``templates``, see ``clipanalysis.explanation``).
     """
 
     threshold: float
@@ -35,6 +42,7 @@ class ScoringOptions:
     zero_shot_templates: Sequence[str] = ZERO_SHOT_TEMPLATES
     explain_families: Mapping[str, Sequence[str] | Family] = field(default_factory=dict)
     conflict_confidence: float = DEFAULT_CONFLICT_CONFIDENCE
+    attribute_probe: str = DEFAULT_PROBE
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ def judge(
                 description,
                 options.explain_families,
                 options.conflict_confidence,
+                options.attribute_probe,
             )
             if options.explain_families
             else None

@@ -260,7 +260,7 @@ def category_check(result) -> dict | None:
     if not ranking or catalog is None or catalog not in ranking:
         return None
     seen, confidence = max(ranking.items(), key=lambda pair: pair[1])
-    limit = settings.ATTRIBUTE_CONFLICT_CONFIDENCE
+    limit = settings.CATEGORY_CONFLICT_CONFIDENCE
     return {
         "catalog": catalog,
         "seen": seen,

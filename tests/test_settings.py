@@ -74,3 +74,10 @@ def test_env_readers_parse_and_refuse_garbage(monkeypatch):
     monkeypatch.setenv("AN_INT", "twelve")
     with pytest.raises(ValueError, match="not an integer"):
         env_int("AN_INT", 0)
+
+
+def test_an_unknown_attribute_probe_is_refused():
+    outcome = load_settings(SECRET_KEY="x", ATTRIBUTE_PROBE="guess")
+    assert outcome.returncode != 0
+    assert "ATTRIBUTE_PROBE='guess'" in outcome.stderr
+    assert load_settings(SECRET_KEY="x", ATTRIBUTE_PROBE="templates").returncode == 0

@@ -83,17 +83,19 @@ def test_admin_edits_a_family_and_its_action_reexplains(seeded, admin_user, clie
     assert result.explanation["colour"]["stated"] == ["teal"]
 
 
-def test_second_explanation_makes_no_text_encoder_call(tiny_clip_dir, monkeypatch):
+@pytest.mark.parametrize("probe", ["counterfactual", "templates"])
+def test_second_explanation_makes_no_text_encoder_call(tiny_clip_dir, monkeypatch, probe):
     service = ClipService.load(tiny_clip_dir, device="cpu", dtype="float32")
     embedding = service.image_embeddings([packshot()])[0]
     families = vocabularies.default_families()
-    first = explain(service, embedding, "Red striped cotton t-shirt", families)
+    first = explain(service, embedding, "Red striped cotton t-shirt", families, probe=probe)
 
-    def refuse(texts):
-        raise AssertionError("the prompts' text embeddings must come from the cache")
+    def refuse(*args, **kwargs):
+        raise AssertionError("the texts' embeddings must come from the cache")
 
-    monkeypatch.setattr(service, "text_embeddings", refuse)
-    assert explain(service, embedding, "Red striped cotton t-shirt", families) == first
+    monkeypatch.setattr(service.model, "get_text_features", refuse)
+    again = explain(service, embedding, "Red striped cotton t-shirt", families, probe=probe)
+    assert again == first
     assert set(first) == {"colour", "material", "pattern", "category"}
 
 
@@ -101,6 +103,7 @@ def test_second_explanation_makes_no_text_encoder_call(tiny_clip_dir, monkeypatc
 def conflicts_count(settings):
     """Every disagreement is confident, and the overall score always passes."""
     settings.ATTRIBUTE_CONFLICT_CONFIDENCE = 0.0
+    settings.CATEGORY_CONFLICT_CONFIDENCE = 0.0
     settings.CLIP_SIMILARITY_THRESHOLD = 0.0
     settings.REVIEW_UNCERTAINTY_BAND = 0.0
     return settings
