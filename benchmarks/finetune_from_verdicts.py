@@ -348,7 +348,7 @@ def main() -> int:
     print(
         "Guard: "
         + ("activated" if activated else "refused")
-        + (" — never activated worse: OK" if safe else " — ACTIVATED A WORSE MODEL")
+        + (" — never activated worse: OK" if safe else " — ACTIVATED WITHOUT MEETING THE TARGETS")
     )
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -67,7 +67,7 @@ from training.hard_negatives import ATTRIBUTES, attribute_swaps, same_category_s
 
 NEGATIVE_ATTEMPTS_PER_ROW = 20
 # Synthetic replay rows per verdict row when the model descends from the demo model.
-DEMO_SYNTHETIC_REPLAY = 1.0
+DEMO_SYNTHETIC_REPLAY = 3.0
 REPLAY_FOLDER = "training-replay"  # under MEDIA_ROOT: a training CSV's paths lie in its root
 
 

@@ -63,4 +63,4 @@ class FineTuneConfig:
 # and trained from scratch here, and moves only with larger ones (the recipe
 # ``benchmarks/finetune_from_verdicts.py`` measured, README "Learning from verdicts").
 PRETRAINED_RECIPE = FineTuneConfig(epochs=3, batch_size=8, lr=5e-6, save_steps=10_000)
-DEMO_RECIPE = FineTuneConfig(epochs=30, batch_size=64, lr=3e-4, save_steps=10_000)
+DEMO_RECIPE = FineTuneConfig(epochs=15, batch_size=64, lr=1e-4, save_steps=10_000)

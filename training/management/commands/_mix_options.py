@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from training.export import TrainingMix, default_synthetic_replay
+from training.export import DEMO_SYNTHETIC_REPLAY, TrainingMix, default_synthetic_replay
 from training.hard_negatives import ATTRIBUTES
 
 
@@ -42,8 +42,8 @@ def add_mix_arguments(parser) -> None:
         type=float,
         default=None,
         help="Synthetic rows of the demo model's own kind per verdict row, so fine-tuning does "
-        "not forget colours and categories. Default: 1 when the active model descends from the "
-        "demo model, else 0.",
+        f"not forget colours and categories. Default: {DEMO_SYNTHETIC_REPLAY:g} when the active "
+        "model descends from the demo model, else 0.",
     )
     parser.add_argument(
         "--no-mix",
