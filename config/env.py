@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
 # The one list of yes/no words: environment variables, query flags and API filters.
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -21,6 +23,15 @@ def parse_bool(raw: str) -> bool | None:
 
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A setting with a fixed set of values: any other is refused at start-up."""
+    value = os.environ.get(name, default)
+    if value not in choices:
+        allowed = " or ".join(repr(choice) for choice in choices)
+        raise ImproperlyConfigured(f"{name}={value!r}: use {allowed}.")
+    return value
 
 
 def env_bool(name: str, default: bool = False) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from config.local_secret import PRODUCTION, deployment, secret_key_path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -309,11 +309,7 @@ ATTRIBUTE_CONFLICT_CONFIDENCE = env_float("ATTRIBUTE_CONFLICT_CONFIDENCE", 0.95)
 CATEGORY_CONFLICT_CONFIDENCE = env_float("CATEGORY_CONFLICT_CONFIDENCE", 0.5)
 # How the explanation ranks a family's values: "counterfactual" (the description with the
 # stated word replaced by each alternative) or "templates" (the family's prompt templates).
-ATTRIBUTE_PROBE = env_str("ATTRIBUTE_PROBE", "counterfactual")
-if ATTRIBUTE_PROBE not in ("counterfactual", "templates"):
-    raise ImproperlyConfigured(
-        f"ATTRIBUTE_PROBE={ATTRIBUTE_PROBE!r}: use 'counterfactual' or 'templates'."
-    )
+ATTRIBUTE_PROBE = env_choice("ATTRIBUTE_PROBE", "counterfactual", ("counterfactual", "templates"))
 # Where the hub is unreachable, the offline demo model (built by
 # `manage.py build_demo_model`) serves instead of CLIP_MODEL_NAME.
 CLIP_OFFLINE_FALLBACK = env_bool("CLIP_OFFLINE_FALLBACK", True)
@@ -333,11 +329,7 @@ NEAR_DUPLICATE_MAX_DISTANCE = env_int("NEAR_DUPLICATE_MAX_DISTANCE", 8)
 REVIEW_UNCERTAINTY_BAND = env_float("REVIEW_UNCERTAINTY_BAND", 0.03)
 # The queue's default order: "problems" (most likely real mismatches and quality
 # failures first) or "uncertain" (uncertainty sampling: closest to the decision first).
-REVIEW_QUEUE_ORDER = env_str("REVIEW_QUEUE_ORDER", "problems")
-if REVIEW_QUEUE_ORDER not in ("problems", "uncertain"):
-    raise ImproperlyConfigured(
-        f"REVIEW_QUEUE_ORDER={REVIEW_QUEUE_ORDER!r}: use 'problems' or 'uncertain'."
-    )
+REVIEW_QUEUE_ORDER = env_choice("REVIEW_QUEUE_ORDER", "problems", ("problems", "uncertain"))
 # An item a reviewer opened but left is anyone's again after this many minutes.
 REVIEW_CLAIM_MINUTES = env_int("REVIEW_CLAIM_MINUTES", 15)
 CALIBRATION_MIN_VERDICTS = env_int("CALIBRATION_MIN_VERDICTS", 50)

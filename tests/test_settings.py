@@ -76,8 +76,11 @@ def test_env_readers_parse_and_refuse_garbage(monkeypatch):
         env_int("AN_INT", 0)
 
 
-def test_an_unknown_attribute_probe_is_refused():
-    outcome = load_settings(SECRET_KEY="x", ATTRIBUTE_PROBE="guess")
+@pytest.mark.parametrize(
+    ("name", "other_value"), [("ATTRIBUTE_PROBE", "templates"), ("REVIEW_QUEUE_ORDER", "uncertain")]
+)
+def test_a_setting_with_fixed_values_refuses_any_other(name, other_value):
+    outcome = load_settings(SECRET_KEY="x", **{name: "guess"})
     assert outcome.returncode != 0
-    assert "ATTRIBUTE_PROBE='guess'" in outcome.stderr
-    assert load_settings(SECRET_KEY="x", ATTRIBUTE_PROBE="templates").returncode == 0
+    assert f"{name}='guess': use " in outcome.stderr
+    assert load_settings(SECRET_KEY="x", **{name: other_value}).returncode == 0

@@ -32,23 +32,11 @@ def statuses(rows: list[AnalysisResult]) -> list[str]:
     return [by_pk[row.pk] for row in rows]
 
 
-def counting_compute_many(monkeypatch) -> list[int]:
-    sizes: list[int] = []
-    real = pipeline.compute_many
-
-    def counting(results):
-        sizes.append(len(results))
-        return real(results)
-
-    monkeypatch.setattr(pipeline, "compute_many", counting)
-    return sizes
-
-
 @pytest.mark.django_db
-def test_one_wake_up_scores_up_to_a_batch_of_pending_rows(settings, monkeypatch):
+def test_one_wake_up_scores_up_to_a_batch_of_pending_rows(settings, batches):
     settings.CLIP_BATCH_SIZE = 4
     rows = pending_rows(6)
-    sizes = counting_compute_many(monkeypatch)
+    sizes = batches
 
     assert tasks.analyse_image(rows[0].pk).startswith(("Match", "Mismatch"))
     assert sizes == [4]  # the named row and the three oldest other pending rows

@@ -25,20 +25,6 @@ def catalog(scoring_model):
     return images
 
 
-@pytest.fixture
-def batches(monkeypatch):
-    """The size of every batch computed (the real ``compute_many`` runs)."""
-    sizes = []
-    real = pipeline.compute_many
-
-    def counting(results):
-        sizes.append(len(results))
-        return real(results)
-
-    monkeypatch.setattr(pipeline, "compute_many", counting)
-    return sizes
-
-
 def score(*args):
     out, err = StringIO(), StringIO()
     call_command("score_catalog", *args, stdout=out, stderr=err)
