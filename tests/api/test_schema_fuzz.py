@@ -63,11 +63,38 @@ def test_schemathesis_finds_no_failure_against_a_live_server(live_api, tmp_path)
         "30",
         "--no-color",
     ]
-    outcome = subprocess.run(
-        command, capture_output=True, text=True, timeout=900, cwd=tmp_path, env=os.environ
-    )
-    report = outcome.stdout[-12000:] + outcome.stderr[-3000:]
-    assert "Operations:" in outcome.stdout, report  # it really ran against the schema
+    outcome = run_schemathesis(command, tmp_path)
+    if outcome.returncode != 0 and crashed_in_its_own_generation(outcome.stdout):
+        # schemathesis itself crashed while generating cases, before any request went
+        # out (seen once in CI on a loaded machine, never reproduced): that says nothing
+        # about the server, so the same run is tried once more; a second crash fails.
+        print(f"schemathesis crashed generating cases; retrying once:\n{errors_of(outcome)}")
+        outcome = run_schemathesis(command, tmp_path)
+    assert "Operations:" in outcome.stdout, outcome.stdout[-12000:]  # it really ran
     assert outcome.returncode == 0, (
-        f"seed {seed}:\n{report}\n--- server log ---\n{server.log_tail()}"
+        f"seed {seed}:\n{errors_of(outcome)}\n--- summary ---\n{outcome.stdout[-6000:]}"
+        f"{outcome.stderr[-3000:]}\n--- server log ---\n{server.log_tail()}"
+    )
+
+
+def run_schemathesis(command: list[str], directory: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=900, cwd=directory, env=os.environ
+    )
+
+
+def errors_of(outcome: subprocess.CompletedProcess) -> str:
+    """The start of schemathesis' ERRORS section (where a traceback begins), if any."""
+    start = outcome.stdout.find(" ERRORS ")
+    return outcome.stdout[start : start + 8000] if start >= 0 else ""
+
+
+def crashed_in_its_own_generation(stdout: str) -> bool:
+    """No failure found, and every error is schemathesis' own case generation crashing."""
+    errors = stdout[stdout.find(" ERRORS ") :] if " ERRORS " in stdout else ""
+    return (
+        " FAILURES " not in stdout
+        and "Traceback" in errors
+        and "schemathesis/generation/" in errors
+        and not any(word in errors for word in ("ConnectionError", "Timeout", "Network"))
     )
