@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import cv2
 import imagehash
@@ -272,51 +273,74 @@ def backdrop_mask(pixels: np.ndarray) -> np.ndarray:
     return np.isin(labels, sorted(backdrop)) & near
 
 
-def exposure_pixels(image: Image.Image) -> np.ndarray:
-    """Luminance of the product's pixels (backdrop masked) on the 256-px thumbnail.
+class Views:
+    """The working copies the checks read, each made once per image.
 
-    Without a backdrop the whole frame is the product. A frame that is all backdrop (a
-    white product on white, within the backdrop's tolerance) has no product pixels to
-    be blown or crushed; a blank frame fails the contrast check instead.
+    Several checks read the same 256-px thumbnail, its luminance and its backdrop
+    mask; deriving them once instead of once per check is what keeps the checks
+    cheap beside the model (they were a third of a fresh score).
     """
-    pixels = thumbnail_pixels(image)
-    grey = np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.float32)
-    return grey[~backdrop_mask(pixels)]
+
+    def __init__(self, image: Image.Image):
+        self.image = image
+
+    @classmethod
+    def of(cls, image: Image.Image | Views) -> Views:
+        return image if isinstance(image, Views) else cls(image)
+
+    @cached_property
+    def grey(self) -> Image.Image:
+        """The image in greyscale, at its own size."""
+        return self.image.convert("L")
+
+    @cached_property
+    def thumbnail(self) -> np.ndarray:
+        """The 256-px RGB thumbnail, (h, w, 3) uint8."""
+        return thumbnail_pixels(self.image)
+
+    @cached_property
+    def thumbnail_luminance(self) -> np.ndarray:
+        return np.asarray(Image.fromarray(self.thumbnail).convert("L"), dtype=np.float32)
+
+    @cached_property
+    def exposure(self) -> np.ndarray:
+        """Luminance of the product's pixels (backdrop masked) on the thumbnail.
+
+        Without a backdrop the whole frame is the product. A frame that is all backdrop
+        (a white product on white, within the backdrop's tolerance) has no product
+        pixels to be blown or crushed; a blank frame fails the contrast check instead.
+        """
+        return self.thumbnail_luminance[~backdrop_mask(self.thumbnail)]
 
 
 def _share(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else 0.0
 
 
-def clipped_highlights(image: Image.Image) -> float:
+def clipped_highlights(image: Image.Image | Views) -> float:
     """Share of product pixels blown to white (backdrop masked)."""
-    return _share(exposure_pixels(image) >= CLIPPED_LEVEL)
+    return _share(Views.of(image).exposure >= CLIPPED_LEVEL)
 
 
-def crushed_shadows(image: Image.Image) -> float:
+def crushed_shadows(image: Image.Image | Views) -> float:
     """Share of product pixels crushed to black (backdrop masked)."""
-    return _share(exposure_pixels(image) <= CRUSHED_LEVEL)
+    return _share(Views.of(image).exposure <= CRUSHED_LEVEL)
 
 
-def white_point(image: Image.Image) -> float:
+def white_point(image: Image.Image | Views) -> float:
     """The 99th percentile of luminance over the whole frame (0-255)."""
-    return float(np.percentile(luminance_thumbnail(image), 99))
+    return float(np.percentile(Views.of(image).thumbnail_luminance, 99))
 
 
-def luminance_thumbnail(image: Image.Image) -> np.ndarray:
-    return np.asarray(Image.fromarray(thumbnail_pixels(image)).convert("L"), dtype=np.float32)
-
-
-def product_brightness(image: Image.Image) -> float:
+def product_brightness(image: Image.Image | Views) -> float:
     """Mean luminance of the product region (0-255)."""
-    pixels = thumbnail_pixels(image)
-    grey = np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.float32)
-    return float(grey[product_mask(pixels)].mean())
+    views = Views.of(image)
+    return float(views.thumbnail_luminance[product_mask(views.thumbnail)].mean())
 
 
-def white_background_fraction(image: Image.Image) -> float:
+def white_background_fraction(image: Image.Image | Views) -> float:
     """Share of border pixels that are pure white (every channel >= 245)."""
-    return float((border_pixels(thumbnail_pixels(image)).min(axis=-1) >= 245).mean())
+    return float((border_pixels(Views.of(image).thumbnail).min(axis=-1) >= 245).mean())
 
 
 def grayscale_score(image: Image.Image) -> float:
@@ -348,29 +372,29 @@ def near_duplicates(
 
 
 # --- the checks ---------------------------------------------------------------------
-# A measure takes the RGB image (perhaps decoded reduced: each measure works at its own
-# size), the preset and the file's own (width, height), and returns (value, passed,
-# limit text), or None when the check does not apply under this preset.
+# A measure takes the image's ``Views`` (its ``image`` perhaps decoded reduced: each
+# measure works at its own size), the preset and the file's own (width, height), and
+# returns (value, passed, limit text), or None when the check does not apply here.
 Measurement = tuple[float, bool, str] | None
 Size = tuple[int, int]
 
 
-def _resolution(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
+def _resolution(views: Views, preset: QualityPreset, size: Size) -> Measurement:
     side = min(size)
     return side, side >= preset.min_side, f">= {preset.min_side} px"
 
 
-def _blur(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    blur = blur_score(image)
+def _blur(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    blur = blur_score(views.grey)
     return blur, blur >= preset.min_blur, f">= {preset.min_blur}"
 
 
-def _brightness(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    brightness = product_brightness(image)
+def _brightness(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    brightness = product_brightness(views)
     # A product's own colour is not its exposure: a black shoe in a lit frame is not
     # too dark, a white shirt on white whose highlights keep their detail not too light.
-    lit = white_point(image) >= preset.min_white_point
-    blown = clipped_highlights(image) > preset.max_clipped_highlights
+    lit = white_point(views) >= preset.min_white_point
+    blown = clipped_highlights(views) > preset.max_clipped_highlights
     too_dark = brightness < preset.min_brightness and not lit
     too_light = brightness > preset.max_brightness and blown
     limit = (
@@ -380,44 +404,44 @@ def _brightness(image: Image.Image, preset: QualityPreset, size: Size) -> Measur
     return brightness, not (too_dark or too_light), limit
 
 
-def _highlights(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    share = clipped_highlights(image)
+def _highlights(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    share = clipped_highlights(views)
     limit = preset.max_clipped_highlights
     return share, share <= limit, f"<= {limit:.0%} of product pixels blown to white"
 
 
-def _shadows(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    share = crushed_shadows(image)
+def _shadows(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    share = crushed_shadows(views)
     limit = preset.max_crushed_shadows
     return share, share <= limit, f"<= {limit:.0%} of product pixels crushed to black"
 
 
-def _white_point(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    level = white_point(image)
+def _white_point(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    level = white_point(views)
     limit = preset.min_white_point
     return level, level >= limit, f">= {limit} (99th percentile of the frame's luminance)"
 
 
-def _contrast(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    contrast = float(luminance(image).std())
+def _contrast(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    contrast = float(luminance(views.grey).std())
     return contrast, contrast >= preset.min_contrast, f">= {preset.min_contrast}"
 
 
-def _aspect_ratio(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
+def _aspect_ratio(views: Views, preset: QualityPreset, size: Size) -> Measurement:
     width, height = size
     aspect = max(width, height) / max(1, min(width, height))
     return aspect, aspect <= preset.max_aspect_ratio, f"<= {preset.max_aspect_ratio}"
 
 
-def _grayscale(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
-    colourfulness = grayscale_score(image)
+def _grayscale(views: Views, preset: QualityPreset, size: Size) -> Measurement:
+    colourfulness = grayscale_score(views.image)
     return colourfulness, colourfulness >= 3.0, ">= 3 (colour spread)"
 
 
-def _background(image: Image.Image, preset: QualityPreset, size: Size) -> Measurement:
+def _background(views: Views, preset: QualityPreset, size: Size) -> Measurement:
     if not preset.require_white_background:
         return None
-    white = white_background_fraction(image)
+    white = white_background_fraction(views)
     return white, white >= 0.9, ">= 90% of border pure white"
 
 
@@ -428,7 +452,7 @@ class QualityCheck:
 
     name: str
     label: str
-    measure: Callable[[Image.Image, QualityPreset, Size], Measurement] | None
+    measure: Callable[[Views, QualityPreset, Size], Measurement] | None
     field: str | None = None
     field_type: type = float  # int, float or bool (bool: True when the check failed)
 
@@ -477,8 +501,9 @@ def run_quality_checks(
     size = size or image.size
     blocking = set(preset.blocking) | ({"grayscale"} if preset.grayscale_blocks else set())
     report = QualityReport(preset=preset.name, perceptual_hash=perceptual_hash(image))
+    views = Views(image)
     for declared in QUALITY_CHECKS:
-        measured = declared.measure(image, preset, size) if declared.measure else None
+        measured = declared.measure(views, preset, size) if declared.measure else None
         if measured is None:
             continue
         value, passed, limit = measured
