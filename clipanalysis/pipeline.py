@@ -396,6 +396,7 @@ class _Work:
     report: quality.QualityReport | None = None
     embedding: torch.Tensor | None = None
     decoded: DecodedImage | None = None
+    measured: tuple[quality.QualityReport, bytes] | None = None  # checks, colour signature
     facts: ImageFacts | None = None
     judgement: Judgement | None = None
     error: Exception | None = None
@@ -414,7 +415,7 @@ def _compute_for_version(results: Sequence[AnalysisResult]) -> list[dict | Excep
         item.report = reports.get(item.result.pk)
         item.embedding = embeddings.get(item.result.image_hash)
 
-    _decode_where_needed([item for item in work if item.report is None or item.embedding is None])
+    _prepare_images(service, model_version, work, preset)
     for item in work:
         if item.error is None:
             started = time.perf_counter()
@@ -424,7 +425,6 @@ def _compute_for_version(results: Sequence[AnalysisResult]) -> list[dict | Excep
                 item.error = error
             item.quality_ms += (time.perf_counter() - started) * 1000
 
-    _embed_where_needed(service, model_version, [w for w in work if w.error is None])
     ready = [item for item in work if item.error is None]
     if ready:
         started = time.perf_counter()
@@ -441,11 +441,21 @@ def _compute_for_version(results: Sequence[AnalysisResult]) -> list[dict | Excep
     return [item.error if item.error is not None else _fields(item) for item in work]
 
 
-def _decode_where_needed(work: Sequence[_Work]) -> None:
-    """Decode these rows' files, a few at a time (Pillow releases the GIL while decoding)."""
-    if not work:
-        return
-    service = service_for(work[0].result.model_version)
+def _prepare_images(
+    service: ClipService,
+    model_version: ModelVersion,
+    work: Sequence[_Work],
+    preset: quality.QualityPreset,
+) -> None:
+    """Decode the rows that need it, then run the image encoder on them in this thread
+    while a few others run their quality checks (the pure part: no database).
+
+    Pillow, OpenCV, numpy and torch release the GIL, so the checks overlap the
+    encoder instead of waiting for it. A row whose decode or checks fail carries
+    the error (its embedding, if computed, is kept: it belongs to the bytes).
+    """
+    to_decode = [item for item in work if item.report is None or item.embedding is None]
+    threads = min(DECODE_THREADS, len(to_decode))
 
     def decode(item: _Work) -> None:
         started = time.perf_counter()
@@ -455,19 +465,37 @@ def _decode_where_needed(work: Sequence[_Work]) -> None:
             item.error = error
         item.quality_ms += (time.perf_counter() - started) * 1000
 
-    if len(work) == 1:
-        decode(work[0])
+    def measure(item: _Work) -> None:
+        started = time.perf_counter()
+        try:
+            item.measured = measure_quality(item.decoded, preset)
+        except Exception as error:  # one bad row never fails the others
+            item.error = error
+        item.quality_ms += (time.perf_counter() - started) * 1000
+
+    if threads <= 1:
+        for item in to_decode:
+            decode(item)
+        _embed_where_needed(service, model_version, [w for w in work if w.error is None])
+        for item in to_decode:
+            if item.error is None and item.report is None:
+                measure(item)
         return
-    with ThreadPoolExecutor(max_workers=min(DECODE_THREADS, len(work))) as pool:
-        list(pool.map(decode, work))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(decode, to_decode))
+        to_measure = [item for item in to_decode if item.error is None and item.report is None]
+        measuring = pool.map(measure, to_measure)  # submitted now, run beside the encoder
+        _embed_where_needed(service, model_version, [w for w in work if w.error is None])
+        list(measuring)
 
 
 def _quality_facts(item: _Work) -> ImageFacts:
     image = item.result.image
     if item.report is not None:  # stored: only the duplicate look-up runs again
         return with_duplicate_check(image, item.report, bytes(image.colour_histogram or b""))
-    decoded = item.decoded
-    return check_quality(image, decoded.image, (decoded.width, decoded.height))
+    report, histogram = item.measured
+    record_signature(image.pk, report.perceptual_hash, histogram)
+    return with_duplicate_check(image, report, histogram)
 
 
 def _embed_where_needed(
@@ -617,15 +645,14 @@ def score_uploads(
     return model_version, scores
 
 
-def check_quality(image: ProductImage, pixels, size: tuple[int, int] | None = None) -> ImageFacts:
-    """Quality checks plus exact and near duplicates among other products' images.
-
-    ``size``: the file's own size when ``pixels`` is a reduced decode."""
-    preset = quality.get_preset(settings.QUALITY_PRESET)
-    report = quality.run_quality_checks(pixels, preset, size)
-    histogram = colour_histogram(pixels)
-    record_signature(image.pk, report.perceptual_hash, histogram)
-    return with_duplicate_check(image, report, histogram)
+def measure_quality(
+    decoded: DecodedImage, preset: quality.QualityPreset
+) -> tuple[quality.QualityReport, bytes]:
+    """The quality checks and the colour signature of one decode (no database: these
+    run in threads). Resolution and aspect ratio read the file's own size."""
+    pixels = decoded.image
+    report = quality.run_quality_checks(pixels, preset, (decoded.width, decoded.height))
+    return report, colour_histogram(pixels)
 
 
 def with_duplicate_check(

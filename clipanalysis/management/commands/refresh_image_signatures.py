@@ -64,7 +64,7 @@ class Command(BaseCommand):
             except (BadImageError, OSError):
                 unreadable += 1
                 continue
-            # As the pipeline does (``check_quality``): the same hash, the same histogram.
+            # As the pipeline does (``measure_quality``): the same hash, the same histogram.
             record_signature(pk, perceptual_hash(decoded.image), colour_histogram(decoded.image))
             refreshed += 1
         self.stdout.write(
