@@ -4,7 +4,9 @@ A synthetic set from the demo catalog (``training.demo.catalog.make_pairs``, a s
 the demo build never saw): half the pairs match, half have exactly one attribute of
 the text swapped (colour, category or pattern, a third each). Each pair is judged
 with the scorer's own code (``scoring.judge``: similarity, threshold of the model,
-explanation over the default attribute vocabularies, probe from ``ATTRIBUTE_PROBE``,
+explanation over the default attribute vocabularies, probe from ``ATTRIBUTE_PROBE``
+(``screened`` by default: the counterfactuals for flagged pairs and for the families of
+a passing pair whose templates doubt the text; the share is printed),
 conflict confidence from ``ATTRIBUTE_CONFLICT_CONFIDENCE``), the way a worker judges it.
 
 The attribute the explanation *names* is the conflicting family whose best
@@ -174,6 +176,19 @@ def main() -> int:
     print(
         f"Matching pairs with an attribute named (all wrong): {wrong}/{matches} = "
         f"{wrong_share:.1%} (target <= 5 %)"
+    )
+    passing = {kind: table[kind] - flagged_table[kind] for kind in SWAPS}
+    passing_right = sum(passing[kind][kind] for kind in SWAPS)
+    print(
+        f"Passing swaps (similarity at or above the threshold) whose swapped attribute is "
+        f"named (an attribute_conflict review item): {passing_right}/"
+        f"{sum(sum(counts.values()) for counts in passing.values())}"
+    )
+    entries = [entry for j in judgements for entry in (j.explanation or {}).values()]
+    probed = sum(entry.get("probe") == "counterfactual" for entry in entries)
+    print(
+        f"Families ranked by the counterfactual probe: {probed}/{len(entries)} "
+        f"({probed / max(1, len(entries)):.0%}; the rest by the templates)"
     )
     met = right_share >= 0.9 and wrong_share <= 0.05
     print("Targets", "met" if met else "NOT met")

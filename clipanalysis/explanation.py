@@ -3,9 +3,9 @@
 Pure core. For each attribute family (colour, material, pattern, category) the
 description states a value of (``clipanalysis.claims``), CLIP ranks the family's
 values against the image; a reviewer then reads "text says red (0.02), image
-looks blue (0.91)" instead of a bare number. Two probes rank them:
+looks blue (0.91)" instead of a bare number. Three probes rank them:
 
-* ``counterfactual`` (the default): the description itself, and one
+* ``counterfactual``: the description itself, and one
   counterfactual per alternative value with the stated word replaced in place
   ("Red cotton T-shirts" → "Blue cotton T-shirts", …; plural and capital kept).
   The image's scaled similarities to these texts are softmaxed: the original's
@@ -18,14 +18,25 @@ looks blue (0.91)" instead of a bare number. Two probes rank them:
   With two stated values ("blue and white mug"), each is replaced in turn and
   a text's share is split between the values it names.
 * ``templates``: the family's values in its prompt templates, softmaxed.
+* ``screened`` (the default): the templates first, whose prompts are embedded once
+  per model, then the counterfactual probe for every family of a *flagged* row
+  (its similarity below the threshold: the reviewer reads this explanation) and,
+  on a passing row, for each family whose templates do not see a stated value.
+  A passing row whose templates agree with its text keeps the template numbers (no
+  conflict: the image's likeliest value is a stated one) and skips the ~40
+  counterfactual texts a new description costs, most of a fresh score's time
+  (README, Performance). What the screen can miss: a passing row whose templates
+  agree but whose counterfactuals would conflict. Each family's entry says which
+  probe ranked it (``probe``).
 
 Per family the explanation is ``{"stated", "seen", "confidence", "agrees"}``
 plus ``stated_probability`` (the stated values' share), ``stated_probabilities``,
 ``best_alternative`` (the likeliest value the text does not state), its
-``best_alternative_probability``, ``negated`` (values the text denies) and
-``conflict``: the image's likeliest value is one the text does not state, and
-the stated values are together at most ``1 - conflict_confidence`` likely (with
-the counterfactual probe, a swapped colour's probability spreads over look-alike
+``best_alternative_probability``, ``negated`` (values the text denies), ``probe``
+(``counterfactual`` or ``templates``: which one ranked the values) and
+``conflict``: the image's likeliest value is one the text does not state, and the
+stated values are together at most ``1 - conflict_confidence`` likely (with the
+counterfactual probe, a swapped colour's probability spreads over look-alike
 alternatives, "blue" and "navy blue", while the stated one drops to nothing).
 
 Counterfactual texts go through the service's text-embedding cache (per process,
@@ -65,8 +76,9 @@ DEFAULT_CONFLICT_CONFIDENCE = 0.95
 MIN_ALTERNATIVE_PROBABILITY = 0.2
 COUNTERFACTUAL = "counterfactual"
 TEMPLATES = "templates"
-PROBES = (COUNTERFACTUAL, TEMPLATES)
-DEFAULT_PROBE = COUNTERFACTUAL
+SCREENED = "screened"
+PROBES = (SCREENED, COUNTERFACTUAL, TEMPLATES)
+DEFAULT_PROBE = SCREENED
 
 # Loaded model → {(values, templates): normalised (n_values, dim) prompt embeddings}.
 # Weakly keyed: a model that is unloaded takes its prompts with it.
@@ -230,12 +242,14 @@ def explain(
     families: Mapping[str, Sequence[str] | Family],
     conflict_confidence: float = DEFAULT_CONFLICT_CONFIDENCE,
     probe: str = DEFAULT_PROBE,
+    flagged: bool = True,
 ) -> dict[str, dict]:
     """Per family the description states a value of: what it states, what the image shows.
 
-    ``probe`` is ``counterfactual`` or ``templates`` (module docstring). A family
-    whose mentions cannot be located in the text (``Claims.spans`` empty: a rare
-    normalisation) is probed with its templates.
+    ``probe`` is ``screened``, ``counterfactual`` or ``templates`` (module docstring);
+    ``flagged``: the row's similarity is below its threshold (the screen then probes
+    every family with counterfactuals). A family whose mentions cannot be located in
+    the text (``Claims.spans`` empty: a rare normalisation) is probed with its templates.
     """
     if probe not in PROBES:
         raise ValueError(f"Unknown attribute probe {probe!r}; expected one of {PROBES}")
@@ -248,19 +262,37 @@ def explain(
         if claims.stated:
             probed[name] = (family, claims)
     located = {name: found for name, found in probed.items() if found[1].spans}
+    screen = probe == TEMPLATES or (probe == SCREENED and not flagged)
+    templates = (
+        {
+            name: value_probabilities(service, image_embedding, family)
+            for name, (family, _) in probed.items()
+        }
+        if screen
+        else {}
+    )
+    if screen:  # counterfactuals only where the templates do not see a stated value
+        located = {
+            name: found
+            for name, found in located.items()
+            if probe == SCREENED
+            and max(templates[name], key=templates[name].get) not in found[1].stated
+        }
     counterfactual = (
         counterfactual_probabilities(service, image_embedding, description, located)
-        if probe == COUNTERFACTUAL and located
+        if located
         else {}
     )
     explanation = {}
     for name, (family, claims) in probed.items():
-        probabilities = counterfactual.get(name) or value_probabilities(
-            service, image_embedding, family
+        probabilities = (
+            counterfactual.get(name)
+            or templates.get(name)
+            or value_probabilities(service, image_embedding, family)  # a family not located
         )
-        explanation[name] = explain_family(
-            probabilities, claims.stated, claims.negated, conflict_confidence
-        )
+        entry = explain_family(probabilities, claims.stated, claims.negated, conflict_confidence)
+        entry["probe"] = COUNTERFACTUAL if name in counterfactual else TEMPLATES
+        explanation[name] = entry
     return explanation
 
 

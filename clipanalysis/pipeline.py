@@ -455,7 +455,6 @@ def _prepare_images(
     the error (its embedding, if computed, is kept: it belongs to the bytes).
     """
     to_decode = [item for item in work if item.report is None or item.embedding is None]
-    threads = min(DECODE_THREADS, len(to_decode))
 
     def decode(item: _Work) -> None:
         started = time.perf_counter()
@@ -473,15 +472,9 @@ def _prepare_images(
             item.error = error
         item.quality_ms += (time.perf_counter() - started) * 1000
 
-    if threads <= 1:
-        for item in to_decode:
-            decode(item)
-        _embed_where_needed(service, model_version, [w for w in work if w.error is None])
-        for item in to_decode:
-            if item.error is None and item.report is None:
-                measure(item)
+    if not to_decode:  # every row's report and embedding are stored
         return
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=min(DECODE_THREADS, len(to_decode))) as pool:
         list(pool.map(decode, to_decode))
         to_measure = [item for item in to_decode if item.error is None and item.report is None]
         measuring = pool.map(measure, to_measure)  # submitted now, run beside the encoder
@@ -792,6 +785,7 @@ def reexplain(family_names: Iterable[str] | None = None) -> dict[str, int]:
                 options.explain_families,
                 options.conflict_confidence,
                 options.attribute_probe,
+                flagged=not result.is_match,
             )
             if options.explain_families
             else None

@@ -32,8 +32,8 @@ class ScoringOptions:
     ``explain_families`` maps a family name to its ``Family`` (terms, synonyms,
     prompt templates) or to plain values; ``conflict_confidence`` is how sure
     the explanation must be that the stated value is wrong to call a conflict;
-    ``attribute_probe`` how the explanation ranks values (``counterfactual`` or
-    ``templates``, see ``clipanalysis.explanation``).
+    ``attribute_probe`` how the explanation ranks values (``screened``,
+    ``counterfactual`` or ``templates``, see ``clipanalysis.explanation``).
     """
 
     threshold: float
@@ -112,6 +112,7 @@ def judge(
                 options.explain_families,
                 options.conflict_confidence,
                 options.attribute_probe,
+                flagged=score < options.threshold,
             )
             if options.explain_families
             else None

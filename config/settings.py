@@ -308,8 +308,12 @@ ATTRIBUTE_CONFLICT_CONFIDENCE = env_float("ATTRIBUTE_CONFLICT_CONFIDENCE", 0.95)
 # category field, to open a review item (category_conflict).
 CATEGORY_CONFLICT_CONFIDENCE = env_float("CATEGORY_CONFLICT_CONFIDENCE", 0.5)
 # How the explanation ranks a family's values: "counterfactual" (the description with the
-# stated word replaced by each alternative) or "templates" (the family's prompt templates).
-ATTRIBUTE_PROBE = env_choice("ATTRIBUTE_PROBE", "counterfactual", ("counterfactual", "templates"))
+# stated word replaced by each alternative), "templates" (the family's prompt templates) or
+# "screened" (templates, then counterfactuals for flagged rows and for the families whose
+# templates do not see a stated value: clipanalysis.explanation).
+ATTRIBUTE_PROBE = env_choice(
+    "ATTRIBUTE_PROBE", "screened", ("screened", "counterfactual", "templates")
+)
 # Where the hub is unreachable, the offline demo model (built by
 # `manage.py build_demo_model`) serves instead of CLIP_MODEL_NAME.
 CLIP_OFFLINE_FALLBACK = env_bool("CLIP_OFFLINE_FALLBACK", True)

@@ -118,8 +118,10 @@ def test_an_image_of_the_swapped_text_names_the_swapped_value(
         "best_alternative",
         "best_alternative_probability",
         "negated",
+        "probe",
         "conflict",
     }
+    assert entry["probe"] == "counterfactual"
 
 
 def test_a_second_explanation_of_the_same_description_calls_no_text_encoder(service):
@@ -154,7 +156,7 @@ def test_the_template_probe_stays_selectable(service):
 
 @pytest.mark.django_db
 def test_the_scorer_uses_the_configured_probe(settings, scoring_model):
-    assert scoring_options(scoring_model).attribute_probe == "counterfactual"
+    assert scoring_options(scoring_model).attribute_probe == "screened"
     settings.ATTRIBUTE_PROBE = "templates"
     assert scoring_options(scoring_model).attribute_probe == "templates"
 
