@@ -8,6 +8,9 @@
 3. ours: products saved through the ORM with the same files, then ``manage.py
    score_catalog`` (decode once, quality checks, duplicates, CLIP at the dtype ``auto``
    picks, results written, review items);
+   3b. the same fresh scoring by one process with torch threads = cores, and by one
+   process per core with one thread each, all on one catalog (claims keep them apart;
+   warm-up not counted; batch ``--process-batch``);
 4. re-score after a description edit of every product (stored embedding and quality
    report reused), per image, against 3;
 5. near-duplicate look-up (``find_duplicate``: the band index) per image at 1,000,
@@ -19,6 +22,7 @@
 Every phase runs in its own process on a throw-away SQLite database and media folder.
 
     .venv/bin/python benchmarks/catalog_scoring.py [--images 64] [--max-hashes 100000]
+        [--processes 1,cores] [--rss-sizes 1000,10000]
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def configure(workdir: Path, model_dir: Path) -> None:
     os.environ["CLIP_MODEL_NAME"] = str(model_dir)
     os.environ["CLIP_OFFLINE_FALLBACK"] = "0"
     os.environ["CLIP_DEVICE"] = "cpu"
-    os.environ["CLIP_TORCH_THREADS"] = str(os.cpu_count() or 1)
+    os.environ["CLIP_TORCH_THREADS"] = os.environ.get("BENCH_TORCH_THREADS", str(os.cpu_count()))
     os.environ["CLIP_BATCH_SIZE"] = str(BATCH)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.pop("DATABASE_URL", None)
@@ -78,6 +82,23 @@ def photo_files(directory: Path, count: int) -> list[tuple[Path, str, str]]:
         path.write_bytes(item.image_bytes)
         rows.append((path, item.description, item.spec.category))
     return rows
+
+
+def save_photos_as_products(photos: Path, prefix: str):
+    """One product per photo file, saved through the ORM (each gets its pending row)."""
+    from django.core.files import File
+
+    from catalog.models import Product, ProductImage
+
+    files = sorted(photos.glob("*.jpg"))
+    descriptions = json.loads(Path(photos, "descriptions.json").read_text())
+    products = []
+    for index, (path, text) in enumerate(zip(files, descriptions, strict=True)):
+        product = Product.objects.create(sku=f"{prefix}-{index:05d}", description=text)
+        with path.open("rb") as handle:
+            ProductImage.objects.create(product=product, image=File(handle, name=path.name))
+        products.append(product)
+    return products
 
 
 def peak_rss_mb() -> float:
@@ -144,7 +165,6 @@ def profiled(function, name: str) -> float:
 
 def phase_ours(args) -> dict:
     """3 and 4: products through the ORM, score_catalog, then every description edited."""
-    from django.core.files import File
     from django.core.files.base import ContentFile
     from django.core.management import call_command
     from PIL import Image
@@ -164,12 +184,7 @@ def phase_ours(args) -> dict:
     warm = Product.objects.create(sku="BENCH-WARM", description=descriptions[0] + " Warm-up.")
     ProductImage.objects.create(product=warm, image=ContentFile(warm_bytes.getvalue(), "w.jpg"))
     call_command("score_catalog", "--stale", "--no-progress", stdout=io.StringIO())
-    products = []
-    for index, (path, text) in enumerate(zip(files, descriptions, strict=True)):
-        product = Product.objects.create(sku=f"BENCH-{index:05d}", description=text)
-        with path.open("rb") as handle:
-            ProductImage.objects.create(product=product, image=File(handle, name=path.name))
-        products.append(product)
+    products = save_photos_as_products(Path(args.photos), "BENCH")
     service = service_for(active_model())
 
     def timed_run() -> float:
@@ -314,9 +329,83 @@ def phase_rss_catalog(args) -> dict:
     return {"images": args.n}
 
 
+def phase_processes_catalog(args) -> dict:
+    """The catalog ``phase_process`` workers share: the photos, saved as products."""
+    return {"images": len(save_photos_as_products(args.photos, "PROC"))}
+
+
+def phase_process(args) -> dict:
+    """One of several ``score_catalog`` processes on one catalog (claims keep them
+    apart): warm up on a product of its own, say so, wait for the start, score."""
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from PIL import Image
+
+    from catalog.models import Product, ProductImage
+    from clipanalysis import pipeline
+    from clipanalysis.models import AnalysisResult
+
+    warm_bytes = io.BytesIO()
+    colour = tuple(random.Random(os.getpid()).randrange(256) for _ in range(3))
+    Image.new("RGB", (600, 600), colour).save(warm_bytes, format="JPEG")
+    warm = Product.objects.create(sku=f"WARM-{os.getpid()}", description="A warm-up mug.")
+    image = ProductImage.objects.create(
+        product=warm, image=ContentFile(warm_bytes.getvalue(), "warm.jpg")
+    )
+    pipeline.analyse_batch([AnalysisResult.objects.get(image=image, is_current=True).pk])
+    (args.workdir / f"ready-{os.getpid()}").touch()
+    while not (args.workdir / "start").exists():
+        time.sleep(0.01)
+    outcome = io.StringIO()
+    call_command(
+        "score_catalog", "--stale", "--no-progress", "--batch-size", str(args.n), stdout=outcome
+    )
+    return {"summary": outcome.getvalue().strip()}
+
+
+def measure_processes(tmp: Path, model: Path, photos: Path, processes: int, batch: int) -> dict:
+    """Images/s of ``processes`` score_catalog processes sharing the cores (torch
+    threads = cores / processes) on one fresh catalog, from the start signal to the
+    last one's exit: start-up and warm-up are not counted."""
+    workdir = tmp / f"w-processes-{processes}"
+    images = run_phase("processes-catalog", workdir, model, photos=photos)["images"]
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    command = [sys.executable, __file__, "--phase", "process", "--workdir", str(workdir)]
+    command += ["--model", str(model), "--n", str(batch)]
+    env = {**os.environ, "BENCH_TORCH_THREADS": str(threads)}
+    workers = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    while len(list(workdir.glob("ready-*"))) < processes:
+        if any(worker.poll() is not None for worker in workers):
+            sys.exit("a scoring process exited before it was ready")
+        time.sleep(0.05)
+    started = time.perf_counter()
+    (workdir / "start").touch()
+    outputs = [worker.communicate()[0] for worker in workers]
+    seconds = time.perf_counter() - started
+    if any(worker.returncode for worker in workers):
+        sys.exit(f"a scoring process failed:\n{outputs}")
+    summaries = [
+        json.loads(line.removeprefix("RESULT "))["summary"]
+        for output in outputs
+        for line in output.splitlines()
+        if line.startswith("RESULT ")
+    ]
+    return {
+        "processes": processes,
+        "torch_threads": threads,
+        "images_per_s": images / seconds,
+        "each": summaries,
+    }
+
+
 PHASES = {
     "model": phase_model,
     "ours": phase_ours,
+    "processes-catalog": phase_processes_catalog,
+    "process": phase_process,
     "neardup": phase_neardup,
     "rss": phase_rss,
     "rss-catalog": phase_rss_catalog,
@@ -351,6 +440,10 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=200)
     parser.add_argument("--rss-sizes", default="1000,10000", help="'' leaves 6 out")
     parser.add_argument("--model-rounds", type=int, default=3)
+    parser.add_argument(
+        "--processes", default="1,cores", help="score_catalog processes to compare ('' skips)"
+    )
+    parser.add_argument("--process-batch", type=int, default=16)
     # Internal: one phase in this process.
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("--workdir", type=Path)
@@ -379,15 +472,23 @@ def main() -> None:
         near = run_phase(
             "neardup", tmp / "w-near", tiny, max_hashes=args.max_hashes, lookups=args.lookups
         )
+        cores = str(os.cpu_count() or 1)
+        counts = {int(v.replace("cores", cores)) for v in args.processes.split(",") if v}
+        processes = [
+            measure_processes(tmp, vit, tmp / "photos", count, args.process_batch)
+            for count in sorted(counts)
+        ]
         rss = {}
         for size in [int(value) for value in args.rss_sizes.split(",") if value]:
             workdir = tmp / f"w-rss-{size}"
             run_phase("rss-catalog", workdir, tiny, n=size)
             rss[size] = run_phase("rss", workdir, tiny)
-    report(model, ours, near, rss, time.perf_counter() - started)
+    report(model, ours, near, rss, processes, time.perf_counter() - started)
 
 
-def report(model: dict, ours: dict, near: dict, rss: dict, seconds: float) -> None:
+def report(
+    model: dict, ours: dict, near: dict, rss: dict, processes: list[dict], seconds: float
+) -> None:
     auto = f"model_only_{ours['dtype']}"
     print(
         f"\nCPU: {model['cores']} cores, torch threads {model['torch_threads']}, "
@@ -420,6 +521,15 @@ def report(model: dict, ours: dict, near: dict, rss: dict, seconds: float) -> No
             for size, row in rss.items()
         )
     )
+    if processes:
+        print(
+            "3b. one catalog, fresh, by several score_catalog processes sharing the cores: "
+            + ", ".join(
+                f"{row['processes']} x {row['torch_threads']} torch thread(s) "
+                f"{row['images_per_s']:.1f} images/s"
+                for row in processes
+            )
+        )
     sizes = sorted(rss)
     growth = (
         f"RSS {sizes[-1]:,} vs {sizes[0]:,} images "
@@ -441,7 +551,13 @@ def report(model: dict, ours: dict, near: dict, rss: dict, seconds: float) -> No
     print(
         "RESULT "
         + json.dumps(
-            {"model": model, "ours": ours, "near": near, "rss": {str(k): v for k, v in rss.items()}}
+            {
+                "model": model,
+                "ours": ours,
+                "near": near,
+                "processes": processes,
+                "rss": {str(k): v for k, v in rss.items()},
+            }
         )
     )
 
