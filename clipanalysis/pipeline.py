@@ -280,13 +280,13 @@ def analyse_claimed(tokens: dict[int, str]) -> dict[int, AnalysisResult]:
     if not tokens:
         return {}
     results = list(
-        AnalysisResult.objects.select_related("image", "model_version")
+        AnalysisResult.objects.select_related("image__product", "model_version")
         .filter(pk__in=tokens)
         .order_by("pk")
     )
     unwritten = dict(tokens)
     try:
-        with leases.Heartbeat.for_rows(tokens):
+        with leases.Heartbeat.for_rows(tokens), vocabularies.pinned():
             outcomes = compute_many(results)
             for result, outcome in zip(results, outcomes, strict=True):
                 if isinstance(outcome, Exception):
