@@ -387,12 +387,7 @@ def measure_processes(tmp: Path, model: Path, photos: Path, processes: int, batc
     seconds = time.perf_counter() - started
     if any(worker.returncode for worker in workers):
         sys.exit(f"a scoring process failed:\n{outputs}")
-    summaries = [
-        json.loads(line.removeprefix("RESULT "))["summary"]
-        for output in outputs
-        for line in output.splitlines()
-        if line.startswith("RESULT ")
-    ]
+    summaries = [result_of(output)["summary"] for output in outputs]
     return {
         "processes": processes,
         "torch_threads": threads,
@@ -429,7 +424,12 @@ def run_phase(name: str, workdir: Path, model: Path, **extra) -> dict:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"phase {name} failed:\n{done.stderr[-4000:]}")
-    last = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")][-1]
+    return result_of(done.stdout)
+
+
+def result_of(stdout: str) -> dict:
+    """The JSON a phase prints last on its ``RESULT`` line."""
+    last = [line for line in stdout.splitlines() if line.startswith("RESULT ")][-1]
     return json.loads(last.removeprefix("RESULT "))
 
 

@@ -271,12 +271,13 @@ def explain(
         if screen
         else {}
     )
-    if screen:  # counterfactuals only where the templates do not see a stated value
+    if probe == TEMPLATES:
+        located = {}
+    elif screen:  # counterfactuals only where the templates do not see a stated value
         located = {
             name: found
             for name, found in located.items()
-            if probe == SCREENED
-            and max(templates[name], key=templates[name].get) not in found[1].stated
+            if max(templates[name], key=templates[name].get) not in found[1].stated
         }
     counterfactual = (
         counterfactual_probabilities(service, image_embedding, description, located)

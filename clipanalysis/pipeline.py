@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -403,6 +403,16 @@ class _Work:
     quality_ms: float = 0.0
     clip_ms: float = 0.0
 
+    def run_step(self, field: str, compute: Callable[[], object]) -> None:
+        """Set ``field`` to ``compute()``, timed into ``quality_ms``; an exception (a bad
+        image, a missing file, …) fails this row only."""
+        started = time.perf_counter()
+        try:
+            setattr(self, field, compute())
+        except Exception as error:  # one bad row never fails the others
+            self.error = error
+        self.quality_ms += (time.perf_counter() - started) * 1000
+
 
 def _compute_for_version(results: Sequence[AnalysisResult]) -> list[dict | Exception]:
     model_version = results[0].model_version
@@ -418,12 +428,7 @@ def _compute_for_version(results: Sequence[AnalysisResult]) -> list[dict | Excep
     _prepare_images(service, model_version, work, preset)
     for item in work:
         if item.error is None:
-            started = time.perf_counter()
-            try:
-                item.facts = _quality_facts(item)
-            except Exception as error:  # one bad row never fails the others
-                item.error = error
-            item.quality_ms += (time.perf_counter() - started) * 1000
+            item.run_step("facts", lambda item=item: _quality_facts(item))
 
     ready = [item for item in work if item.error is None]
     if ready:
@@ -457,20 +462,10 @@ def _prepare_images(
     to_decode = [item for item in work if item.report is None or item.embedding is None]
 
     def decode(item: _Work) -> None:
-        started = time.perf_counter()
-        try:
-            item.decoded = decode_for_analysis(item.result.image, service)
-        except Exception as error:  # BadImageError, a missing file, …: this row fails
-            item.error = error
-        item.quality_ms += (time.perf_counter() - started) * 1000
+        item.run_step("decoded", lambda: decode_for_analysis(item.result.image, service))
 
     def measure(item: _Work) -> None:
-        started = time.perf_counter()
-        try:
-            item.measured = measure_quality(item.decoded, preset)
-        except Exception as error:  # one bad row never fails the others
-            item.error = error
-        item.quality_ms += (time.perf_counter() - started) * 1000
+        item.run_step("measured", lambda: measure_quality(item.decoded, preset))
 
     if not to_decode:  # every row's report and embedding are stored
         return

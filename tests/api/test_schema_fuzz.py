@@ -83,15 +83,20 @@ def run_schemathesis(command: list[str], directory: Path) -> subprocess.Complete
     )
 
 
+def errors_section(stdout: str) -> str:
+    """schemathesis' ERRORS section and what follows it (where tracebacks are), if any."""
+    start = stdout.find(" ERRORS ")
+    return stdout[start:] if start >= 0 else ""
+
+
 def errors_of(outcome: subprocess.CompletedProcess) -> str:
-    """The start of schemathesis' ERRORS section (where a traceback begins), if any."""
-    start = outcome.stdout.find(" ERRORS ")
-    return outcome.stdout[start : start + 8000] if start >= 0 else ""
+    """The start of the ERRORS section, for a failure message."""
+    return errors_section(outcome.stdout)[:8000]
 
 
 def crashed_in_its_own_generation(stdout: str) -> bool:
     """No failure found, and every error is schemathesis' own case generation crashing."""
-    errors = stdout[stdout.find(" ERRORS ") :] if " ERRORS " in stdout else ""
+    errors = errors_section(stdout)
     return (
         " FAILURES " not in stdout
         and "Traceback" in errors
