@@ -79,6 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--negative-loss-weight", type=float, default=None)
+    parser.add_argument("--anchor-weight", type=float, default=None, help="L2-SP weight.")
     parser.add_argument("--freeze-vision-layers", type=int, default=None)
     parser.add_argument("--freeze-text-layers", type=int, default=None)
     # One torch thread: a step's time is mostly JPEG decoding and resizing, so a second
@@ -242,6 +243,7 @@ def main() -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         negative_loss_weight=args.negative_loss_weight,
+        anchor_weight=args.anchor_weight,
         freeze_vision_layers=args.freeze_vision_layers,
         freeze_text_layers=args.freeze_text_layers,
         seed=0,

@@ -30,6 +30,9 @@ class FineTuneConfig:
     seed: int = 0
     weight_decay: float = 0.1
     negative_loss_weight: float = 1.0
+    # L2-SP: weight of sum((w - w_start)^2) over the trainable weights, a pull toward
+    # the starting model instead of toward zero (what it learnt stays reachable).
+    anchor_weight: float = 0.0
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
     save_total_limit: int | None = 3  # checkpoints kept (oldest deleted); None keeps all
@@ -43,6 +46,8 @@ class FineTuneConfig:
             raise ValueError("lr must be positive.")
         if self.freeze_vision_layers < 0 or self.freeze_text_layers < 0:
             raise ValueError("freeze_*_layers must be 0 or more.")
+        if self.anchor_weight < 0:
+            raise ValueError("anchor_weight must be 0 or more.")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("warmup_ratio must be at least 0 and below 1.")
         if self.save_total_limit is not None and self.save_total_limit < 1:

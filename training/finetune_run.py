@@ -101,6 +101,21 @@ def validate(model, processor, rows, device, config: FineTuneConfig) -> tuple[fl
     return float(np.mean(losses)), np.concatenate(cosines).astype(np.float64)
 
 
+def anchor_weights(model: CLIPModel) -> dict[str, torch.Tensor]:
+    """A detached copy of the trainable weights: the start L2-SP pulls toward."""
+    return {
+        name: parameter.detach().clone()
+        for name, parameter in model.named_parameters()
+        if parameter.requires_grad
+    }
+
+
+def anchor_distance(model: CLIPModel, anchor: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum of squared differences between the trainable weights and ``anchor``."""
+    parameters = dict(model.named_parameters())
+    return sum(((parameters[name] - start) ** 2).sum() for name, start in anchor.items())
+
+
 @dataclass
 class RunProgress:
     """What a checkpoint remembers besides weights, optimizer, scheduler and RNG."""
@@ -129,6 +144,8 @@ class FineTuneRun:
     fingerprint: str
     total_steps: int
     progress: RunProgress = field(default_factory=RunProgress)
+    # The starting weights L2-SP pulls toward (``config.anchor_weight``), by parameter name.
+    anchor: dict[str, torch.Tensor] | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -157,6 +174,10 @@ class FineTuneRun:
             loss = batch_loss(self.model, self.processor, rows, self.device, self.config)
             (loss / len(batches)).backward()
             step_loss += float(loss.detach()) / len(batches)
+        if self.anchor:
+            penalty = self.config.anchor_weight * anchor_distance(self.model, self.anchor)
+            penalty.backward()
+            step_loss += float(penalty.detach())
         optimizer_step(self.model, optimizer, scheduler, self.config.max_grad_norm)
         self.progress.global_step += 1
         self.progress.epoch_losses.append(step_loss)

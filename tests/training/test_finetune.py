@@ -168,6 +168,50 @@ def test_frozen_layers_stay_put_and_accumulation_halves_the_steps(tiny_clip_dir,
     )
 
 
+def squared_change(before: dict, after: dict) -> float:
+    return sum(float(((after[name] - before[name]) ** 2).sum()) for name in before)
+
+
+def test_anchor_weight_keeps_the_weights_near_the_start(
+    finished_run, tiny_clip_dir, rows, tmp_path
+):
+    """L2-SP: the same run with a pull toward the starting weights moves them less."""
+    output, _report = finished_run
+    anchored = FineTuneConfig(**{**CONFIG.__dict__, "anchor_weight": 10.0})
+
+    report = fine_tune(tiny_clip_dir, *rows, tmp_path, anchored, progress=False)
+
+    base = weights(tiny_clip_dir)
+    free_change = squared_change(base, weights(output / "final_model"))
+    anchored_change = squared_change(base, weights(tmp_path / "final_model"))
+    assert 0 < anchored_change < 0.5 * free_change
+    assert report.evaluation.roc_auc > report.initial_val_roc_auc  # it still learns
+
+
+def test_resumed_anchor_pulls_toward_the_start_not_the_checkpoint(tiny_clip_dir, rows, tmp_path):
+    anchored = FineTuneConfig(**{**CONFIG.__dict__, "anchor_weight": 10.0})
+    whole = fine_tune(tiny_clip_dir, *rows, tmp_path / "whole", anchored, progress=False)
+    interrupted = tmp_path / "interrupted"
+    shutil.copytree(tmp_path / "whole", interrupted)
+    shutil.rmtree(interrupted / "checkpoint-15")
+    shutil.rmtree(interrupted / "final_model")
+
+    resumed = fine_tune(tiny_clip_dir, *rows, interrupted, anchored, progress=False, resume=True)
+
+    assert resumed.epochs[-1].train_loss == pytest.approx(whole.epochs[-1].train_loss)
+    original, again = (
+        weights(tmp_path / "whole" / "final_model"),
+        weights(interrupted / "final_model"),
+    )
+    for name, tensor in original.items():
+        torch.testing.assert_close(again[name], tensor, rtol=1e-5, atol=1e-6)
+
+
+def test_a_negative_anchor_weight_is_refused():
+    with pytest.raises(ValueError, match="anchor_weight"):
+        FineTuneConfig(anchor_weight=-1.0)
+
+
 def test_validation_needs_both_labels(tiny_clip_dir, rows, tmp_path):
     train, val = rows
 

@@ -24,7 +24,8 @@ class Command(BaseCommand):
         recipes = (
             "Default: the active model's recipe ({demo} for the demo lineage, else {pretrained})."
         )
-        for name, kind in (("epochs", int), ("batch_size", int), ("lr", float)):
+        settings = (("epochs", int), ("batch_size", int), ("lr", float), ("anchor_weight", float))
+        for name, kind in settings:
             parser.add_argument(
                 "--" + name.replace("_", "-"),
                 type=kind,
@@ -59,6 +60,7 @@ class Command(BaseCommand):
                 epochs=options["epochs"],
                 batch_size=options["batch_size"],
                 lr=options["lr"],
+                anchor_weight=options["anchor_weight"],
                 seed=options["seed"],
                 device=options["device"],
             )

@@ -56,6 +56,12 @@ class Command(BaseCommand):
         parser.add_argument("--freeze-text-layers", type=int, default=0)
         parser.add_argument("--negative-loss-weight", type=float, default=1.0)
         parser.add_argument("--weight-decay", type=float, default=0.1)
+        parser.add_argument(
+            "--anchor-weight",
+            type=float,
+            default=0.0,
+            help="L2-SP: pull toward the starting weights (sum of squared changes x this).",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--device", default="auto", help="auto (CUDA when present), cpu or cuda."
@@ -86,6 +92,7 @@ class Command(BaseCommand):
                 freeze_text_layers=options["freeze_text_layers"],
                 negative_loss_weight=options["negative_loss_weight"],
                 weight_decay=options["weight_decay"],
+                anchor_weight=options["anchor_weight"],
                 seed=options["seed"],
                 device=options["device"],
             )
