@@ -202,9 +202,13 @@ def _anchor(model: CLIPModel, start: str | Path, latest: Path | None, config: Fi
         return None
     if latest is None:
         return anchor_weights(model)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     start_model = CLIPModel.from_pretrained(str(start), dtype=torch.float32, use_safetensors=True)
-    freeze_layers(start_model, config.freeze_vision_layers, config.freeze_text_layers)
-    return {name: weight.to(model.device) for name, weight in anchor_weights(start_model).items()}
+    return {
+        name: weight.detach().to(model.device)
+        for name, weight in start_model.named_parameters()
+        if name in trainable
+    }
 
 
 def _check_inputs(train_rows, val_rows, output: Path, resume: bool) -> None:

@@ -24,8 +24,8 @@ class Command(BaseCommand):
         recipes = (
             "Default: the active model's recipe ({demo} for the demo lineage, else {pretrained})."
         )
-        settings = (("epochs", int), ("batch_size", int), ("lr", float), ("anchor_weight", float))
-        for name, kind in settings:
+        named = (("epochs", int), ("batch_size", int), ("lr", float), ("anchor_weight", float))
+        for name, kind in named:
             parser.add_argument(
                 "--" + name.replace("_", "-"),
                 type=kind,
